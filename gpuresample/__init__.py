@@ -1,0 +1,46 @@
+"""gpuresample: drizzle resampling of astronomical images, on GPUs and CPUs.
+
+Public API
+----------
+Drizzle
+    Drop-in replacement of ``drizzle.resample.Drizzle`` with a ``backend``
+    argument and the ``tophat`` kernel.
+calc_pixmap
+    Pixel map between two WCSs (gwcs or astropy), evaluated in row batches or
+    on a sparse grid with interpolation.
+
+Importing gpuresample never needs CuPy, Dask or stdatamodels.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .accumulator import Drizzle
+from .errors import (
+    BackendUnavailableError,
+    DrizzleCrashGuardError,
+    NonConservingKernelWarning,
+    OutputTooLargeError,
+)
+from .kernel_info import DRIZZLE_KERNELS, FLUX_CONSERVING_KERNELS, KERNELS
+from .kernel_sources import kernel_dir, kernel_files
+from .pixmap import calc_pixmap
+
+try:
+    __version__ = version("gpuresample")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "DRIZZLE_KERNELS",
+    "FLUX_CONSERVING_KERNELS",
+    "KERNELS",
+    "BackendUnavailableError",
+    "Drizzle",
+    "DrizzleCrashGuardError",
+    "NonConservingKernelWarning",
+    "OutputTooLargeError",
+    "__version__",
+    "calc_pixmap",
+    "kernel_dir",
+    "kernel_files",
+]

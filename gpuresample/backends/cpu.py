@@ -1,0 +1,98 @@
+"""CPU backend: drizzle's C code for its six kernels, numpy for ``tophat``."""
+
+from __future__ import annotations
+
+import warnings
+
+from ..errors import DrizzleCrashGuardError
+from ..scanner import inverted_footprint, shrink_box
+from .tophat import tophat_add
+
+__all__ = ["DRIZZLE_HAS_CORNER_FIX", "DRIZZLE_VERSION", "CpuBackend"]
+
+
+def _drizzle_version():
+    import drizzle
+
+    text = getattr(drizzle, "__version__", "0")
+    parts = []
+    for p in text.split(".")[:2]:
+        digits = "".join(ch for ch in p if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+DRIZZLE_VERSION = _drizzle_version()
+
+#: drizzle >= 3.0 drops duplicate vertices of the inverted footprint polygon;
+#: 2.2 dereferences out of bounds on them (a segfault on x86-64).
+DRIZZLE_HAS_CORNER_FIX = DRIZZLE_VERSION >= (3, 0)
+
+
+def _tdriz():
+    from drizzle import cdrizzle
+
+    return cdrizzle.tdriz
+
+
+class CpuBackend:
+    """Runs every kernel on the host; bitwise identical to ``drizzle``."""
+
+    name = "cpu"
+
+    def check(self, driz, step):
+        """Refuse (before any state change) inputs the installed drizzle cannot take."""
+        if step.kernel == "tophat" or DRIZZLE_HAS_CORNER_FIX:
+            return
+        xmin, xmax, ymin, ymax, ok = shrink_box(step.pixmap, step.xmin, step.xmax, step.ymin, step.ymax)
+        out_shape = driz.out_shape
+        if not ok or out_shape is None:
+            return
+        poly = inverted_footprint(step.pixmap, out_shape, xmin, xmax, ymin, ymax)
+        if poly.has_duplicates:
+            raise DrizzleCrashGuardError(
+                "This input would crash drizzle "
+                f"{'.'.join(map(str, DRIZZLE_VERSION))}: a corner of the input footprint maps just "
+                "outside an edge of the output image (fixed in drizzle 3.0). Install drizzle>=3.0, "
+                "or enlarge/shift the output grid by a pixel."
+            )
+
+    def add_image(self, driz, step):
+        """Drizzle one image into ``driz``'s outputs in place; return (nmiss, nskip)."""
+        ctx = None if step.ctx_plane is None else driz.out_ctx[step.ctx_plane]
+        if step.kernel == "tophat":
+            return tophat_add(driz, step, ctx)
+        # Our Drizzle already warned about non-conserving kernels and small
+        # pixfrac; drizzle's C code would warn a second time.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Kernel ")
+            result = _tdriz()(
+                input=step.data,
+                weights=step.weights,
+                pixmap=step.pixmap,
+                output=driz.out_img,
+                counts=driz.out_wht,
+                context=ctx,
+                input2=step.data2,
+                output2=driz.out_img2 if step.data2 is not None else None,
+                dq=step.dq,
+                outdq=driz.out_dq if step.dq is not None else None,
+                uniqid=(step.ctx_bit or 0) + 1,
+                xmin=step.xmin,
+                xmax=step.xmax,
+                ymin=step.ymin,
+                ymax=step.ymax,
+                iscale=step.iscale,
+                pscale_ratio=step.pscale_ratio,
+                pixfrac=step.pixfrac,
+                kernel=step.kernel,
+                in_units=step.in_units,
+                expscale=step.expscale,
+                wtscale=step.wht_scale,
+                fillstr=step.fillval,
+                fillstr2=step.fillval2,
+            )
+        # drizzle 2.2 returns (version, nmiss, nskip), 3.0 (nmiss, nskip)
+        nmiss, nskip = result[-2:]
+        return int(nmiss), int(nskip)
+

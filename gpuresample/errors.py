@@ -1,0 +1,38 @@
+"""Exception and warning classes raised by gpuresample."""
+
+__all__ = [
+    "BackendUnavailableError",
+    "DrizzleCrashGuardError",
+    "NonConservingKernelWarning",
+    "OutputTooLargeError",
+]
+
+
+class OutputTooLargeError(MemoryError):
+    """The memory a run needs exceeds what ``allowed_memory`` permits.
+
+    Raised *before* anything is allocated.  ``required`` and ``allowed`` are in
+    bytes.
+    """
+
+    def __init__(self, message, required=None, allowed=None):
+        super().__init__(message)
+        self.required = required
+        self.allowed = allowed
+
+
+class BackendUnavailableError(RuntimeError):
+    """An explicitly requested backend cannot run on this machine."""
+
+
+class DrizzleCrashGuardError(RuntimeError):
+    """The installed drizzle (< 3.0) would crash on this input.
+
+    drizzle 2.2 dereferences out of bounds when two vertices of the clipped
+    footprint invert to the same input point (fixed in drizzle 3.0).  We detect
+    that configuration before calling into C and raise this instead.
+    """
+
+
+class NonConservingKernelWarning(UserWarning):
+    """The kernel (gaussian, lanczos2/3, tophat) does not conserve flux."""

@@ -40,8 +40,8 @@ def _process_fillval(fillval, out_img_given, name):
     """Normalise a fill value the way drizzle does, validating it.
 
     Returns the string drizzle's C code expects: ``"INDEF"`` (leave untouched),
-    ``"NaN"`` or a number.  With no caller-supplied output array, INDEF means
-    NaN (there is nothing to leave untouched).
+    a NaN spelling or a number.  With no caller-supplied output array, INDEF
+    means NaN (there is nothing to leave untouched).
     """
     if fillval is None:
         text = "INDEF"
@@ -49,19 +49,17 @@ def _process_fillval(fillval, out_img_given, name):
         text = fillval.strip()
         if text.upper() in ("", "INDEF"):
             text = "INDEF"
-        elif text.lower() == "nan":
-            text = "NaN"
-        else:
-            try:
-                float(text)
-            except ValueError:
-                raise ValueError(
-                    f"{name} must be 'INDEF', 'NaN' or a number; got {fillval!r}"
-                ) from None
     elif isinstance(fillval, numbers.Real) and not isinstance(fillval, bool):
-        text = "NaN" if math.isnan(fillval) else str(fillval)
+        text = str(fillval)
     else:
         raise ValueError(f"{name} must be 'INDEF', 'NaN' or a number; got {fillval!r}")
+    if text != "INDEF":
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{name} must be 'INDEF', 'NaN' or a number; got {fillval!r}") from None
+        if math.isinf(value):
+            raise ValueError(f"{name} must be finite, 'INDEF' or 'NaN'; got {fillval!r}")
     if text == "INDEF" and not out_img_given:
         text = "NaN"
     return text
@@ -69,7 +67,7 @@ def _process_fillval(fillval, out_img_given, name):
 
 def _fill_number(text):
     """Numeric value of a processed fill string (INDEF -> NaN for allocation)."""
-    return np.nan if text in ("INDEF", "NaN") else float(text)
+    return np.nan if text == "INDEF" else float(text)
 
 
 def _as_2d_float32(arr, name):
@@ -570,6 +568,12 @@ class Drizzle:
                 stacklevel=3,
             )
             kernel = "point"
+        if kernel in ("lanczos2", "lanczos3") and abs(pixfrac - 1.0) > 1.0e-5:
+            warnings.warn(
+                "In lanczos kernel, pixel_fraction is ignored and assumed to be 1.0",
+                UserWarning,
+                stacklevel=3,
+            )
 
         # Non-finite data or weight -> weight 0 (see class docstring).
         bad = ~np.isfinite(data)

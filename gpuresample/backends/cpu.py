@@ -62,10 +62,11 @@ class CpuBackend:
         ctx = None if step.ctx_plane is None else driz.out_ctx[step.ctx_plane]
         if step.kernel == "tophat":
             return tophat_add(driz, step, ctx)
-        # Our Drizzle already warned about non-conserving kernels and small
-        # pixfrac; drizzle's C code would warn a second time.
+        # Our Drizzle already warned (non-conserving kernels, small pixfrac,
+        # lanczos ignoring pixfrac); drizzle's C code would warn a second time.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Kernel ")
+            warnings.filterwarnings("ignore", message="In lanczos kernel")
             result = _tdriz()(
                 input=step.data,
                 weights=step.weights,

@@ -35,9 +35,9 @@ def apply_fill(driz, step):
     if step.fillval == "INDEF":
         return
     empty = driz.out_wht == 0
-    driz.out_img[empty] = np.float32(np.nan if step.fillval == "NaN" else float(step.fillval))
+    driz.out_img[empty] = np.float32(float(step.fillval))
     if step.data2 is not None and driz.out_img2 is not None and step.fillval2 != "INDEF":
-        fv2 = np.float32(np.nan if step.fillval2 == "NaN" else float(step.fillval2))
+        fv2 = np.float32(float(step.fillval2))
         for arr in driz.out_img2:
             arr[empty] = fv2
 

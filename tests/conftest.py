@@ -1,0 +1,34 @@
+"""Shared fixtures: synthetic pixel maps and the optional real WCS files."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# ../shared/realdata beside the repository (never copied into it)
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+
+@pytest.fixture
+def realdata():
+    if not (REALDATA / "nrcb1-wcs.asdf").is_file():
+        pytest.skip(f"real WCS files not found in {REALDATA}")
+    return REALDATA
+
+
+def rotated_pixmap(shape, angle_deg, scale, offset, rng=None, jitter=0.0, curvature=0.0):
+    """Pixel map of a rotated, scaled (1/scale output px per input px) grid.
+
+    ``curvature`` adds a quadratic term so that the map is not affine.
+    """
+    ny, nx = shape
+    y, x = np.indices(shape, dtype=np.float64)
+    t = np.radians(angle_deg)
+    c, s = np.cos(t), np.sin(t)
+    xc, yc = x - (nx - 1) / 2, y - (ny - 1) / 2
+    xo = (c * xc - s * yc) / scale + offset[0] + curvature * xc**2 / nx
+    yo = (s * xc + c * yc) / scale + offset[1] + curvature * yc**2 / ny
+    if rng is not None and jitter:
+        xo = xo + rng.uniform(-jitter, jitter)
+        yo = yo + rng.uniform(-jitter, jitter)
+    return np.dstack([xo, yo])

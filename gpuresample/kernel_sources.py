@@ -23,15 +23,13 @@ def kernel_dir():
     FileNotFoundError
         When the package was installed without its kernel files.
     """
-    try:
-        root = resources.files("gpuresample.kernels")
-    except ModuleNotFoundError:
-        root = None
-    if root is not None:
-        path = Path(str(root))
-        if (path / "README.md").is_file():
-            return path
-    # source checkout that was not installed: <repo>/kernels
+    # installed wheel: <site-packages>/gpuresample/kernels.  Located relative to
+    # the package rather than imported as "gpuresample.kernels", which an
+    # editable install maps elsewhere.
+    path = Path(str(resources.files("gpuresample"))) / "kernels"
+    if (path / "README.md").is_file():
+        return path
+    # source checkout or editable install: <repo>/kernels
     path = Path(__file__).resolve().parent.parent / "kernels"
     if (path / "README.md").is_file():
         return path

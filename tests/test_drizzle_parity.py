@@ -48,7 +48,7 @@ def _compare(ref, ours):
         assert a.dtype == b.dtype, name
         np.testing.assert_array_equal(b, a, err_msg=name)  # NaN == NaN here: bitwise
     assert len(ours.out_img2) == len(ref.out_img2)
-    for a, b in zip(ref.out_img2, ours.out_img2):
+    for a, b in zip(ref.out_img2, ours.out_img2, strict=True):
         np.testing.assert_array_equal(b, a, err_msg="out_img2")
     assert ours.total_exptime == ref.total_exptime
     assert ours.ctx_id == ref.ctx_id

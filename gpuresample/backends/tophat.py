@@ -44,7 +44,7 @@ def apply_fill(driz, step):
 
 def _hits(x, y, pfo, nx_out, ny_out):
     """Yield (input index, flat output index) of every tophat hit."""
-    kmax = int(math.floor(2.0 * pfo)) + 1
+    kmax = math.floor(2.0 * pfo) + 1
     ix0 = np.ceil(x - pfo)
     iy0 = np.ceil(y - pfo)
     pfo2 = pfo * pfo
@@ -101,7 +101,7 @@ def tophat_add(driz, step, ctx):
             sum_wd += np.bincount(dst, ws * d[src], npix)
             nhit_w += np.bincount(dst, minlength=npix)
             pos_w[dst[ws > 0]] = True
-            for acc, v in zip(sum_w2d2, d2v):
+            for acc, v in zip(sum_w2d2, d2v, strict=True):
                 if acc is not None:
                     acc += np.bincount(dst, ws * ws * v[src], npix)
             if dq_or is not None:
@@ -129,7 +129,7 @@ def _merge(driz, step, ctx, sum_w, sum_wd, nhit_w, pos_w, sum_w2d2, dq_or):
         img = np.where(first, swd / sw, (old_img * vc + swd) / new)
     driz.out_img[touched] = img.astype(np.float32)
     if driz.out_img2 is not None and step.data2 is not None:
-        for arr, acc in zip(driz.out_img2, sum_w2d2):
+        for arr, acc in zip(driz.out_img2, sum_w2d2, strict=True):
             if acc is None:
                 continue
             s2 = acc.reshape(shape)[touched]

@@ -13,22 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from corner_case import corner_case
 
 from gpuresample.scanner import inverted_footprint, shrink_box
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def corner_case(delta, n=48, angle=-33.0):
-    """Rotation with a parity flip; input corner (-0.5, -0.5) lands ``delta`` above the top edge."""
-    t = np.radians(angle)
-    c, s = np.cos(t), np.sin(t)
-    a = np.array([[c, -s], [s, c]]) @ np.diag([1.0, -1.0])
-    y, x = np.indices((n, n), float)
-    u, v = x + 0.5, y + 0.5
-    xo = a[0, 0] * u + a[0, 1] * v + 0.6 * n
-    yo = a[1, 0] * u + a[1, 1] * v - 0.012 * u**2 + n - 0.5 + delta
-    return np.dstack([xo, yo])
 
 
 @pytest.mark.parametrize(("delta", "degenerate"), [(1e-3, True), (5e-2, False), (0.3, False)])
@@ -45,7 +34,7 @@ SCRIPT = textwrap.dedent("""
     import sys
     import numpy as np
     sys.path.insert(0, {tests!r})
-    from test_drizzle22_guard import corner_case
+    from corner_case import corner_case
     which, delta = sys.argv[1], float(sys.argv[2])
     if which == "drizzle":
         from drizzle.resample import Drizzle

@@ -11,7 +11,6 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 from corner_case import corner_case
 

@@ -121,13 +121,19 @@ def pixmap_shape(wcs_from, shape=None):
     return shape
 
 
-def _exact_into(tr, out):
-    ny, nx = out.shape[:2]
+def _row_batches(shape):
+    """Yield (r0, r1, row coordinates, column coordinates) covering ``shape``."""
+    ny, nx = shape[:2]
     batch = max(1, _BATCH_PIXELS // nx)
     xs = np.arange(nx, dtype=np.float64)
     for r0 in range(0, ny, batch):
         r1 = min(r0 + batch, ny)
-        y, x = np.meshgrid(np.arange(r0, r1, dtype=np.float64), xs, indexing="ij")
+        yield r0, r1, np.arange(r0, r1, dtype=np.float64), xs
+
+
+def _exact_into(tr, out):
+    for r0, r1, ys, xs in _row_batches(out.shape):
+        y, x = np.meshgrid(ys, xs, indexing="ij")
         out[r0:r1, :, 0], out[r0:r1, :, 1] = tr.exact(x, y)
 
 
@@ -162,12 +168,7 @@ class _SparseMap:
         return self.sx.ev(y, x), self.sy.ev(y, x)
 
     def fill(self, out):
-        ny, nx = out.shape[:2]
-        batch = max(1, _BATCH_PIXELS // nx)
-        xs = np.arange(nx, dtype=np.float64)
-        for r0 in range(0, ny, batch):
-            r1 = min(r0 + batch, ny)
-            ys = np.arange(r0, r1, dtype=np.float64)
+        for r0, r1, ys, xs in _row_batches(out.shape):
             out[r0:r1, :, 0] = self.sx(ys, xs)
             out[r0:r1, :, 1] = self.sy(ys, xs)
             if self.tr.bbox is not None:

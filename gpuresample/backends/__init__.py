@@ -18,8 +18,6 @@ from __future__ import annotations
 import logging
 import os
 
-from ..errors import BackendUnavailableError
-
 __all__ = ["AVAILABLE_BACKENDS", "get_backend"]
 
 log = logging.getLogger("gpuresample")
@@ -46,8 +44,6 @@ def get_backend(name="auto"):
     ------
     ValueError
         ``name`` (or ``$GPURESAMPLE_BACKEND``) is not a known backend.
-    BackendUnavailableError
-        An explicitly named backend cannot run on this machine.
     """
     if not isinstance(name, str):
         raise ValueError(f"backend must be one of {AVAILABLE_BACKENDS}; got {name!r}")
@@ -60,11 +56,8 @@ def get_backend(name="auto"):
         raise ValueError(
             f"Unknown backend {requested!r} (from the {source}); expected one of {AVAILABLE_BACKENDS}"
         )
-    if requested == "auto":
-        if "auto-logged" not in _instances:
-            log.info("backend='auto' -> 'cpu': no GPU backend is available in this release")
-            _instances["auto-logged"] = True
-        return _cpu()
-    if requested == "cpu":
-        return _cpu()
-    raise BackendUnavailableError(f"backend {requested!r} cannot run here")  # pragma: no cover
+    if requested == "auto" and "auto-logged" not in _instances:
+        # said once per process: Drizzle objects are created per exposure group
+        log.info("backend='auto' -> 'cpu': no GPU backend is available in this release")
+        _instances["auto-logged"] = True
+    return _cpu()

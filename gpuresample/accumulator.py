@@ -24,6 +24,7 @@ import numpy as np
 from .backends import get_backend
 from .errors import NonConservingKernelWarning
 from .kernel_info import FLUX_CONSERVING_KERNELS, normalize_kernel
+from .scanner import shrink_box
 
 __all__ = ["CTX_PLANE_BITS", "Drizzle", "DrizzleStep"]
 
@@ -363,8 +364,6 @@ class Drizzle:
         """Total exposure time of all images added so far."""
         return self._texptime
 
-    exptime = total_exptime
-
     # ----------------------------------------------------------------- adding
     def add_image(
         self,
@@ -538,21 +537,19 @@ class Drizzle:
                 "2 pixels in x and in y"
             )
 
-        # drizzle shrinks the box to the rows/columns with finite pixmap values
-        # and fails if fewer than 2 remain in either direction: check it here,
-        # before the context ID and exposure time change.
-        sub = pixmap[ymin : ymax + 1, xmin : xmax + 1]
-        ok = np.isfinite(sub[..., 0]) & np.isfinite(sub[..., 1])
-        cols = np.flatnonzero(ok.any(axis=0))
-        rows = np.flatnonzero(ok.any(axis=1))
-        if cols.size < 2 or rows.size < 2 or cols[-1] == cols[0] or rows[-1] == rows[0]:
+        # drizzle shrinks the box to the rows/columns with non-NaN pixmap
+        # values and fails if fewer than 2 remain in either direction: check it
+        # here, before the context ID and exposure time change.
+        if not shrink_box(pixmap, xmin, xmax, ymin, ymax)[4]:
             raise ValueError(
                 "'pixmap' has too few finite entries: at least two rows and two columns of the "
-                "input box need a finite (x, y)"
+                "input box need a non-NaN (x, y)"
             )
 
         new_shape = origin = None
         if self._out_shape is None:
+            sub = pixmap[ymin : ymax + 1, xmin : xmax + 1]
+            ok = ~(np.isnan(sub[..., 0]) | np.isnan(sub[..., 1]))
             xs, ys = sub[..., 0][ok], sub[..., 1][ok]
             x0, x1 = int(np.floor(xs.min())), int(np.ceil(xs.max()))
             y0, y1 = int(np.floor(ys.min())), int(np.ceil(ys.max()))
@@ -575,11 +572,17 @@ class Drizzle:
                 stacklevel=3,
             )
 
-        # Non-finite data or weight -> weight 0 (see class docstring).
-        bad = ~np.isfinite(data)
-        if weights is not None:
-            bad |= ~np.isfinite(weights)
-        if bad.any():
+        # Non-finite data or weight -> weight 0 (see class docstring).  A sum
+        # is finite only if every term is (or overflows, which the exact
+        # check below then handles): one cheap reduction on the usual path.
+        with np.errstate(over="ignore", invalid="ignore"):
+            clean = np.isfinite(np.sum(data)) and (weights is None or np.isfinite(np.sum(weights)))
+        bad = None
+        if not clean:
+            bad = ~np.isfinite(data)
+            if weights is not None:
+                bad |= ~np.isfinite(weights)
+        if bad is not None and bad.any():
             weights = np.ones_like(data) if weights is None else weights.copy()
             weights[bad] = 0.0
             data = np.where(bad, np.float32(0), data)

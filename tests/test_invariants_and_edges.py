@@ -85,3 +85,15 @@ def test_nonfinite_data_gets_zero_weight(kernel):
     good = d.out_wht > 0
     assert np.all(np.isfinite(d.out_img[good]))
     np.testing.assert_array_equal(data, before)  # inputs are never modified
+
+
+def test_huge_finite_data_is_kept():
+    """Values whose float32 sum overflows are still finite: they keep their weight."""
+    shape = (6, 6)
+    data = np.ones(shape, np.float32)
+    data[2, 2] = data[3, 3] = np.float32(2e38)  # sum(data) overflows to inf
+    pm = np.dstack(np.indices(shape, dtype=np.float64)[::-1])
+    d = Drizzle(kernel="point", out_shape=shape)
+    d.add_image(data, exptime=1.0, pixmap=pm)
+    np.testing.assert_array_equal(d.out_img, data)
+    assert np.all(d.out_wht == 1)

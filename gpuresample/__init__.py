@@ -5,6 +5,8 @@ Public API
 Drizzle
     Drop-in replacement of ``drizzle.resample.Drizzle`` with a ``backend``
     argument and the ``tophat`` kernel.
+resample
+    The jwst ``resample`` step as a function (every step argument).
 calc_pixmap
     Pixel map between two WCSs (gwcs or astropy), evaluated in row batches or
     on a sparse grid with interpolation.
@@ -21,9 +23,12 @@ from .errors import (
     NonConservingKernelWarning,
     OutputTooLargeError,
 )
+from .exposure import Image
 from .kernel_info import DRIZZLE_KERNELS, FLUX_CONSERVING_KERNELS, KERNELS
 from .kernel_sources import kernel_dir, kernel_files
 from .pixmap import calc_pixmap
+from .result import ResampleResult
+from .step import resample
 
 try:
     __version__ = version("gpuresample")
@@ -37,10 +42,13 @@ __all__ = [
     "BackendUnavailableError",
     "Drizzle",
     "DrizzleCrashGuardError",
+    "Image",
     "NonConservingKernelWarning",
     "OutputTooLargeError",
+    "ResampleResult",
     "__version__",
     "calc_pixmap",
     "kernel_dir",
     "kernel_files",
+    "resample",
 ]

@@ -73,12 +73,31 @@ def nircam_like_wcs(ra, dec, roll=0.0, shape=(2048, 2048), scale=NIRCAM_SCALE, d
 
     ny, nx = shape
     shift, poly, sky = _nircam_models(ra, dec, roll, shape, scale, distortion)
+    forward = shift | poly | sky
+    # JWST distortion references ship polynomial inverses; so do we (fitted),
+    # which gives gwcs an analytic backward transform.
+    forward.inverse = sky.inverse | _fit_inverse(poly, shape) | shift.inverse
     det = cf.Frame2D(name="detector", axes_names=("x", "y"), unit=(u.pix, u.pix))
     world = cf.CelestialFrame(reference_frame=coord.ICRS(), name="world", unit=(u.deg, u.deg))
-    w = gwcs_wcs.WCS(forward_transform=shift | poly | sky, input_frame=det, output_frame=world)
+    w = gwcs_wcs.WCS(forward_transform=forward, input_frame=det, output_frame=world)
     w.bounding_box = ((-0.5, nx - 0.5), (-0.5, ny - 0.5))
     w.array_shape = (ny, nx)
     return w
+
+
+def _fit_inverse(poly, shape, degree=5):
+    """Polynomial (ideal -> centred pixel) inverse of ``poly``, fitted on a grid."""
+    from astropy.modeling import fitting
+    from astropy.modeling import models as m
+
+    ny, nx = shape
+    y, x = np.mgrid[-ny / 2 - 8 : ny / 2 + 8 : 41j, -nx / 2 - 8 : nx / 2 + 8 : 41j]
+    u, v = poly(x, y)
+    s = max(nx, ny) / 2.0  # fit in normalised coordinates: well conditioned
+    fit = fitting.LinearLSQFitter()
+    px = fit(m.Polynomial2D(degree + 2), u / s, v / s, x / s)
+    py = fit(m.Polynomial2D(degree + 2), u / s, v / s, y / s)
+    return (m.Scale(1 / s) & m.Scale(1 / s)) | m.Mapping((0, 1, 0, 1)) | (px & py) | (m.Scale(s) & m.Scale(s))
 
 
 def _sky_to_pixel(models, ra, dec, niter=8):

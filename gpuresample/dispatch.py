@@ -1,0 +1,202 @@
+"""Drive one output product through its exposures (the middle layer).
+
+:func:`drizzle_group` knows the order of work — pixel map, weights, science
+drizzle, footprint-box variance drizzles, bookkeeping — but not how a kernel
+computes (that is the backend's business behind :class:`Drizzle`) nor how the
+user spelled the arguments (validated in :mod:`gpuresample.step`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .accumulator import Drizzle
+from .exposure import VARIANCE_NAMES, measurement_time
+from .pixmap import _bbox_intervals, calc_pixmap
+from .result import ResampleResult
+from .variance import VarianceAccumulator, error_from_variances, footprint_box
+from .weights import driz_weight
+
+__all__ = ["DrizzleParams", "drizzle_group", "input_limits"]
+
+log = logging.getLogger("gpuresample")
+
+
+@dataclass(frozen=True)
+class DrizzleParams:
+    """Validated parameters shared by every exposure of a run."""
+
+    kernel: str
+    pixfrac: float
+    fillval: str
+    weight_type: str
+    good_bits: object
+    enable_ctx: bool
+    enable_var: bool
+    enable_err: bool
+    report_var: bool
+    err_from: str  # "var" (mosaic) or "driz" (single: drizzle the err array)
+    propagate_dq: bool
+    pixmap_stepsize: object
+    pixmap_order: int
+    backend: str
+
+
+def input_limits(shape, wcs):
+    """Inclusive input box (xmin, xmax, ymin, ymax) from the WCS bounding box (stcal rule)."""
+    ny, nx = shape
+    bbox = _bbox_intervals(wcs)
+    if bbox is None:
+        return 0, nx - 1, 0, ny - 1
+    (x1, x2), (y1, y2) = bbox[:2]
+    xmin = max(0, int(x1 + 0.5))
+    ymin = max(0, int(y1 + 0.5))
+    xmax = max(xmin, min(nx - 1, int(x2 + 0.5)))
+    ymax = max(ymin, min(ny - 1, int(y2 + 0.5)))
+    return xmin, xmax, ymin, ymax
+
+
+def _science(img):
+    data = img.data
+    if not img.subtracted and img.level is not None:
+        data = data - img.level  # a new array: the input is never modified
+    return data
+
+
+def drizzle_group(images, grid, params, progress=None):
+    """Resample ``images`` (an iterable of loaded :class:`Image`) onto ``grid``.
+
+    ``images`` may be a generator that loads each exposure when asked, so that
+    only one is in memory at a time.  ``progress`` is called with
+    ``(index, image, seconds)`` after each exposure.
+    """
+    shape = grid.shape
+    psr = grid.pixel_scale_ratio
+    n_inputs = getattr(images, "__len__", lambda: None)()
+    driz = Drizzle(
+        kernel=params.kernel, fillval=params.fillval, out_shape=shape,
+        max_ctx_id=None if not n_inputs else n_inputs - 1,
+        disable_ctx=not params.enable_ctx, backend=params.backend,
+    )
+    var_acc = None
+    if params.enable_var:
+        var_acc = VarianceAccumulator(shape, params.kernel, params.pixfrac, params.weight_type, params.backend)
+    err_driz = None
+    if params.enable_err and params.err_from == "driz":
+        err_driz = Drizzle(kernel=params.kernel, fillval=params.fillval, out_shape=shape,
+                           disable_ctx=True, backend=params.backend)
+
+    groups = {}
+    rows = []
+    first_bunit = None
+    for k, img in enumerate(images):
+        t0 = time.perf_counter()
+        if psr is None:
+            psr = _ratio_from_input(img, grid)
+        data = _science(img)
+        weight = driz_weight(img, params.weight_type, params.good_bits)
+        pixmap = calc_pixmap(img.wcs, grid.wcs, shape=img.shape, stepsize=params.pixmap_stepsize,
+                             order=params.pixmap_order)
+        limits = input_limits(img.shape, img.wcs)
+        xmin, xmax, ymin, ymax = limits
+        kw = dict(exptime=img.exposure_time, pixmap=pixmap, pixel_scale_ratio=psr, iscale=1.0,
+                  weight_map=weight, wht_scale=1.0, pixfrac=params.pixfrac, in_units="cps",
+                  xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
+        before = float(np.count_nonzero(driz.out_wht)) if log.isEnabledFor(logging.DEBUG) else None
+        driz.add_image(data, dq=img.dq if params.propagate_dq else None, **kw)
+        if err_driz is not None and img.err is not None:
+            err_driz.add_image(img.err, **kw)
+        if var_acc is not None:
+            box = footprint_box(pixmap, shape, psr, *limits)
+            if box is not None:
+                var_acc.combine(img, box, var_acc.resample_box(img, pixmap, weight, box, psr, limits))
+        if before is not None:
+            log.debug("%s: %d output pixels gained weight", img.filename, np.count_nonzero(driz.out_wht) - before)
+        if img.group_id not in groups:
+            groups[img.group_id] = img
+        if first_bunit is None:
+            first_bunit = img.bunit_data
+        rows.append(_input_row(k, img))
+        if progress is not None:
+            progress(k, img, time.perf_counter() - t0)
+        del pixmap, weight, data
+
+    if not rows:
+        raise ValueError("no inputs to resample")
+    result = ResampleResult(data=driz.out_img, wht=driz.out_wht, wcs=grid.wcs,
+                            con=driz.out_ctx if params.enable_ctx else None,
+                            dq=driz.out_dq if params.propagate_dq else None, inputs=rows)
+    if result.dq is None and params.propagate_dq:
+        result.dq = np.zeros(shape, np.uint32)
+    if var_acc is not None:
+        variances = var_acc.finalize(psr)
+        if params.enable_err:
+            result.err = error_from_variances(variances)
+        if params.report_var:
+            for name in VARIANCE_NAMES:
+                setattr(result, name, variances[name])
+        del variances
+    elif err_driz is not None:
+        scale = 1.0 if psr is None else psr
+        result.err = (err_driz.out_img / scale).astype(np.float32)
+    result.meta = _time_meta(groups)
+    result.meta.update(
+        pixfrac=params.pixfrac, kernel=params.kernel, fillval=params.fillval,
+        weight_type=params.weight_type, pixel_scale_ratio=psr, ndrizzled=len(rows),
+        pointings=len(groups), pixelarea_steradians=grid.pixel_area_sr,
+        pixelarea_arcsecsq=grid.pixel_area_arcsec2, bunit_data=first_bunit,
+        s_region=output_s_region(grid),
+    )
+    return result
+
+
+def _ratio_from_input(img, grid):
+    """Pixel scale ratio for a user output grid: output scale / first input's (stcal rule)."""
+    from .output_grid import mean_pixel_area
+
+    area = img.pixelarea_steradians
+    if not area or area <= 0:
+        area = mean_pixel_area(img.wcs, img.shape)
+    pscale_in = math.degrees(math.sqrt(area)) * 3600.0
+    psr = grid.pixel_scale / pscale_in
+    log.info("pixel scale ratio (output/input) from the first input: %.6g", psr)
+    return psr
+
+
+def _input_row(k, img):
+    return {"index": k, "filename": img.filename, "group_id": img.group_id,
+            "exposure_time": img.exposure_time, "measurement_time": img.measurement_time,
+            "start_time": img.start_time, "end_time": img.end_time, "shape": img.shape}
+
+
+def _time_meta(groups):
+    """Exposure times summed once per exposure group; min start, max end (stcal rules)."""
+    imgs = list(groups.values())
+    starts = [i.start_time for i in imgs if i.start_time is not None]
+    ends = [i.end_time for i in imgs if i.end_time is not None]
+    tmeas = [measurement_time(i) for i in imgs]
+    return {
+        "exposure_time": float(sum(i.exposure_time for i in imgs)),
+        "effective_exposure_time": float(sum(i.exposure_time for i in imgs)),
+        "measurement_time": float(sum(t for t, _ in tmeas)) if all(ok for _, ok in tmeas) else None,
+        "start_time": min(starts) if starts else None,
+        "end_time": max(ends) if ends else None,
+        "duration": float(sum(i.duration for i in imgs if i.duration is not None)),
+    }
+
+
+def output_s_region(grid):
+    """S_REGION of the output grid's outline (corners of its bounding box)."""
+    ny, nx = grid.shape
+    x = np.array([-0.5, nx - 0.5, nx - 0.5, -0.5])
+    y = np.array([-0.5, -0.5, ny - 0.5, ny - 0.5])
+    ra, dec = grid.wcs(x, y, with_bounding_box=False)[:2]
+    if not (np.all(np.isfinite(ra)) and np.all(np.isfinite(dec))):
+        return None
+    ra = np.mod(ra, 360.0)
+    return "POLYGON ICRS  " + " ".join(f"{a:.9f} {d:.9f}" for a, d in zip(ra, dec, strict=True))

@@ -1,0 +1,156 @@
+"""Input exposures: the public :class:`Image` and the normalised internal record.
+
+Inputs to :func:`gpuresample.resample` are stcal-style model dicts (the keys
+``stcal.resample.Resample`` reads) or :class:`Image` objects carrying the same
+things.  :func:`as_exposure` validates one and returns an :class:`Image`
+(never modifying the caller's object or arrays).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+__all__ = ["VARIANCE_NAMES", "Image", "as_exposure"]
+
+log = logging.getLogger("gpuresample")
+
+#: Variance arrays resampled with jwst semantics, in jwst's order.
+VARIANCE_NAMES = ("var_rnoise", "var_flat", "var_poisson")
+
+
+@dataclass
+class Image:
+    """One calibrated exposure (detector image) and its metadata.
+
+    Arrays are numpy ``(ny, nx)``.  ``wcs`` is a ``gwcs.WCS`` or
+    ``astropy.wcs.WCS`` mapping 0-based pixel ``(x, y)`` to ``(ra, dec)`` deg.
+    ``wcsinfo`` holds jwst's ``ra_ref, dec_ref, v3yangle, vparity, roll_ref``
+    (and optionally ``s_region``); it is only needed for the first input and
+    is derived from the WCS when missing.  Times are MJD (start/end) and
+    seconds (exposure/measurement time, duration).  ``group_id`` ties the
+    detectors of one exposure together (default: each input is its own
+    exposure).  ``level``/``subtracted``: a sky level subtracted before
+    resampling unless already subtracted.  ``meta`` holds any other metadata
+    (blended into the output when ``blendheaders=True``).
+    """
+
+    data: np.ndarray
+    wcs: object
+    dq: np.ndarray | None = None
+    var_rnoise: np.ndarray | None = None
+    var_poisson: np.ndarray | None = None
+    var_flat: np.ndarray | None = None
+    var_sky: np.ndarray | None = None
+    err: np.ndarray | None = None
+    wcsinfo: dict | None = None
+    exposure_time: float = 1.0
+    measurement_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    duration: float | None = None
+    pixelarea_steradians: float | None = None
+    pixelarea_arcsecsq: float | None = None
+    group_id: str | None = None
+    filename: str | None = None
+    level: float | None = None
+    subtracted: bool = False
+    bunit_data: str | None = None
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d):
+        """Build from a stcal-style model dict; unknown keys go to ``meta``."""
+        names = {f.name for f in fields(cls)}
+        known = {k: v for k, v in d.items() if k in names and k != "meta"}
+        meta = dict(d.get("meta") or {})
+        meta.update({k: v for k, v in d.items() if k not in names})
+        return cls(**known, meta=meta)
+
+    def to_dict(self):
+        """The stcal-style model dict (``meta`` entries merged at the top level)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "meta"}
+        d.update(self.meta)
+        return d
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+
+def _name(index, item):
+    fname = item.get("filename") if isinstance(item, dict) else getattr(item, "filename", None)
+    return f"input {index} ({fname})" if fname else f"input {index}"
+
+
+def as_exposure(item, index):
+    """Validate one input and return it as an :class:`Image`.
+
+    Raises ``ValueError``/``TypeError`` naming the input (index and filename)
+    and the offending key.
+    """
+    name = _name(index, item)
+    if isinstance(item, Image):
+        img = Image(**{f.name: getattr(item, f.name) for f in fields(Image)})
+    elif isinstance(item, dict):
+        for key in ("data", "wcs"):
+            if item.get(key) is None:
+                raise ValueError(f"{name}: missing '{key}'")
+        img = Image.from_dict(item)
+    else:
+        raise TypeError(f"{name}: expected a model dict or gpuresample.Image, got {type(item).__name__}")
+
+    data = np.asarray(img.data)
+    if data.ndim != 2:
+        raise ValueError(f"{name}: 'data' must be a 2-D image (ny, nx); got shape {data.shape}")
+    if data.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: 'data' must be numeric; got dtype {data.dtype}")
+    img.data = data
+    if img.wcs is None or not hasattr(img.wcs, "pixel_to_world_values"):
+        raise ValueError(f"{name}: has no usable WCS ('wcs' must be a gwcs.WCS or astropy.wcs.WCS)")
+    if img.dq is None:
+        img.dq = np.zeros(data.shape, np.uint32)
+    else:
+        dq = np.asarray(img.dq)
+        if dq.shape != data.shape:
+            raise ValueError(f"{name}: 'dq' shape {dq.shape} differs from 'data' shape {data.shape}")
+        if dq.dtype.kind not in "iu" or dq.dtype.itemsize > 4:
+            raise TypeError(f"{name}: 'dq' must be an integer array of <= 32 bits; got {dq.dtype}")
+        img.dq = dq
+    for key in (*VARIANCE_NAMES, "var_sky", "err"):
+        arr = getattr(img, key)
+        if arr is None:
+            continue
+        arr = np.asarray(arr)
+        if arr.size == 0:
+            setattr(img, key, None)
+        elif arr.shape != data.shape:
+            # stcal skips such arrays with a warning; so do we
+            log.warning("%s: '%s' shape %s differs from 'data' %s: not used", name, key, arr.shape, data.shape)
+            setattr(img, key, None)
+        else:
+            setattr(img, key, arr)
+    try:
+        t = float(img.exposure_time)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: 'exposure_time' must be a number; got {img.exposure_time!r}") from None
+    if not (math.isfinite(t) and t > 0):
+        raise ValueError(f"{name}: 'exposure_time' must be finite and > 0; got {img.exposure_time!r}")
+    if img.wcsinfo is not None and not isinstance(img.wcsinfo, dict):
+        # stdatamodels nodes behave like mappings
+        img.wcsinfo = dict(getattr(img.wcsinfo, "instance", img.wcsinfo))
+    if img.group_id is None:
+        img.group_id = f"input-{index}"
+    if img.filename is None:
+        img.filename = f"input-{index}"
+    return img
+
+
+def measurement_time(img):
+    """(time, known): measurement_time when set, else exposure_time (stcal rule)."""
+    if img.measurement_time is None:
+        return img.exposure_time, False
+    return img.measurement_time, True

@@ -1,0 +1,262 @@
+"""``gpuresample.resample``: the jwst ``resample`` step as a function.
+
+This is the high-level layer: it parses and validates every argument up
+front, builds the output grid, checks memory, and hands the exposures to the
+dispatcher (:mod:`gpuresample.dispatch`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+
+import numpy as np
+
+from .dispatch import DrizzleParams, drizzle_group, input_limits
+from .dqflags import DEFAULT_GOOD_BITS, parse_good_bits
+from .exposure import as_exposure
+from .kernel_info import normalize_kernel
+from .memory import check_memory, estimate_memory, resolve_allowed_memory
+from .output_grid import footprint_of, grid_from_inputs, load_output_wcs
+from .weights import WEIGHT_TYPES
+
+__all__ = ["resample"]
+
+log = logging.getLogger("gpuresample")
+
+_WCS_ARGS = ("pixel_scale_ratio", "pixel_scale", "rotation", "crpix", "crval")
+
+
+def _pair(value, name, kind=float, minimum=None):
+    if value is None:
+        return None
+    try:
+        vals = [kind(v) for v in value]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be two numbers; got {value!r}") from None
+    if len(vals) != 2:
+        raise ValueError(f"{name} must have exactly 2 values; got {len(vals)}")
+    if not all(math.isfinite(v) for v in vals):
+        raise ValueError(f"{name} values must be finite; got {value!r}")
+    if kind is int and any(float(v) != float(o) for v, o in zip(vals, value, strict=True)):
+        raise ValueError(f"{name} must be integers; got {value!r}")
+    if minimum is not None and any(v < minimum for v in vals):
+        raise ValueError(f"{name} values must be >= {minimum}; got {value!r}")
+    return tuple(vals)
+
+
+def _finite(value, name, positive=False):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number; got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or (positive and v <= 0):
+        raise ValueError(f"{name} must be finite{' and > 0' if positive else ''}; got {value!r}")
+    return v
+
+
+def _bunit_check(images):
+    units = {i.bunit_data for i in images if i.bunit_data}
+    if len(units) > 1:
+        per = ", ".join(f"{i.filename}: {i.bunit_data}" for i in images if i.bunit_data)
+        raise ValueError(f"inputs have mixed units (bunit_data): {per}")
+
+
+def resample(
+    inputs,
+    *,
+    pixfrac=1.0,
+    kernel="square",
+    pixel_scale_ratio=1.0,
+    pixel_scale=None,
+    rotation=None,
+    crpix=None,
+    crval=None,
+    output_shape=None,
+    output_wcs=None,
+    fillval="INDEF",
+    weight_type="ivm",
+    single=False,
+    blendheaders=True,
+    allowed_memory=None,
+    in_memory=True,
+    enable_ctx=True,
+    enable_err=True,
+    report_var=True,
+    propagate_dq=False,
+    pixmap_stepsize="auto",
+    pixmap_order=3,
+    good_bits=DEFAULT_GOOD_BITS,
+    backend="auto",
+):
+    """Drizzle many exposures onto one output grid, like jwst's ``resample`` step.
+
+    Parameters
+    ----------
+    inputs : list of dict or Image
+        stcal-style model dicts (``data``, ``dq``, ``var_rnoise``,
+        ``var_poisson``, ``var_flat``, ``wcs``, ``wcsinfo``, ``exposure_time``,
+        ``measurement_time``, ``start_time``, ``end_time``, ``duration``,
+        ``group_id``, ``filename``, ``level``, ``subtracted``, ``bunit_data``...)
+        or :class:`gpuresample.Image`.  Never modified.
+    pixfrac, kernel, fillval
+        drizzle parameters (``kernel`` also ``"tophat"``).  ``fillval``
+        ``"INDEF"`` gives NaN where no input lands (jwst's ``"NAN"``).
+    pixel_scale_ratio, pixel_scale, rotation, crpix, crval, output_shape
+        Output grid (ignored, with a logged note, when ``output_wcs`` is
+        given except ``output_shape``): ``pixel_scale`` arcsec (wins over the
+        ratio), ``rotation`` deg (None = detector orientation, 0 = north up),
+        ``crpix`` 0-based ``(x, y)``, ``crval`` ``(ra, dec)`` deg,
+        ``output_shape`` ``(nx, ny)``.
+    output_wcs : str, path or gwcs.WCS, optional
+        ASDF file with a gwcs under ``"wcs"`` (optional ``pixel_area`` sr,
+        ``pixel_shape`` (nx, ny), ``array_shape`` (ny, nx)) or a gwcs object.
+    weight_type : {"ivm", "ivm-sky", "exptime"}
+    single : bool
+        One output per exposure group (``group_id``), all on the same grid;
+        returns a list.  As jwst, the error is then drizzled from ``err``.
+    blendheaders : bool
+        Blend the inputs' metadata into ``result.blended`` (rules of jwst's
+        model_blender) and keep one row per input in ``result.inputs``.
+    allowed_memory : float, optional
+        Fraction of the available memory the run may use (None:
+        ``$DMODEL_ALLOWED_MEMORY``, unset: no check).  Checked before
+        allocating; raises :class:`gpuresample.OutputTooLargeError`.
+    in_memory : bool
+        Accepted for jwst compatibility; inputs given in memory are used in
+        place.  (Lazy loading from files arrives with the file readers.)
+    enable_ctx, enable_err, report_var, propagate_dq
+        Context planes; error array (from the variances); variance arrays in
+        the output; OR-combined DQ.
+    pixmap_stepsize, pixmap_order
+        Pixel-map evaluation (see :func:`gpuresample.calc_pixmap`); jwst's
+        defaults are 1 and 1, ours ``"auto"`` and 3 (max error <= 1e-4 px).
+    good_bits
+        DQ bits that do not disqualify a pixel (jwst default
+        ``"~DO_NOT_USE+NON_SCIENCE"``).
+    backend : {"auto", "cpu"}
+
+    Returns
+    -------
+    ResampleResult or list of ResampleResult
+    """
+    # ---------------------------------------------------------- validation
+    if inputs is None or isinstance(inputs, (str, bytes, dict)) or not hasattr(inputs, "__iter__"):
+        raise TypeError("inputs must be a list of model dicts or gpuresample.Image objects")
+    items = list(inputs)
+    if not items:
+        raise ValueError("inputs is empty: nothing to resample")
+    kernel = normalize_kernel(kernel)
+    pixfrac = _finite(pixfrac, "pixfrac")
+    if not 0 < pixfrac <= 1:
+        raise ValueError(f"pixfrac must be in (0, 1]; got {pixfrac!r}")
+    if weight_type not in WEIGHT_TYPES:
+        raise ValueError(f"weight_type must be one of {WEIGHT_TYPES}; got {weight_type!r}")
+    pixel_scale_ratio = _finite(pixel_scale_ratio, "pixel_scale_ratio", positive=True)
+    pixel_scale = _finite(pixel_scale, "pixel_scale", positive=True)
+    rotation = _finite(rotation, "rotation")
+    crpix = _pair(crpix, "crpix")
+    crval = _pair(crval, "crval")
+    output_shape = _pair(output_shape, "output_shape", kind=int, minimum=1)
+    if pixmap_order not in (1, 3):
+        raise ValueError(f"pixmap_order must be 1 or 3; got {pixmap_order!r}")
+    if not (pixmap_stepsize == "auto" or (isinstance(pixmap_stepsize, numbers.Real)
+                                         and not isinstance(pixmap_stepsize, bool) and pixmap_stepsize >= 1)):
+        raise ValueError(f"pixmap_stepsize must be 'auto' or a number >= 1; got {pixmap_stepsize!r}")
+    if pixmap_stepsize != "auto":
+        pixmap_stepsize = max(1, round(pixmap_stepsize))
+    parse_good_bits(good_bits)
+    allowed = resolve_allowed_memory(allowed_memory)
+    from .accumulator import _process_fillval
+    fill = _process_fillval(fillval, False, "fillval")
+    from .backends import get_backend
+    backend_name = get_backend(backend).name
+
+    images = [as_exposure(item, k) for k, item in enumerate(items)]
+    _bunit_check(images)
+
+    # ---------------------------------------------------------- output grid
+    if output_wcs is not None:
+        given = [n for n, v in zip(_WCS_ARGS, (pixel_scale_ratio if pixel_scale_ratio != 1.0 else None,
+                                                pixel_scale, rotation, crpix, crval), strict=True)
+                 if v is not None]
+        if given:
+            log.info("output_wcs given: ignoring %s", ", ".join(given))
+        grid = load_output_wcs(output_wcs, output_shape)
+    else:
+        footprints = [_footprint(img) for img in images]
+        ref = images[0]
+        grid = grid_from_inputs(
+            footprints, ref.wcs, ref.shape, ref.wcsinfo, pixel_scale_ratio=pixel_scale_ratio,
+            pixel_scale=pixel_scale, rotation=rotation, crpix=crpix, crval=crval, output_shape=output_shape,
+        )
+    log.info("output grid (ny, nx) = %s, pixel scale %.6g arcsec", grid.shape, grid.pixel_scale)
+
+    groups = {}
+    for img in images:
+        groups.setdefault(img.group_id, []).append(img)
+    _warn_no_overlap(images, grid)
+
+    # ---------------------------------------------------------- memory
+    n_per_product = max(len(g) for g in groups.values()) if single else len(images)
+    est = estimate_memory(grid.shape, n_per_product, max(i.data.size for i in images),
+                          enable_ctx=enable_ctx and not single, enable_var=enable_err and not single,
+                          propagate_dq=propagate_dq)
+    check_memory(est, allowed)
+
+    params = DrizzleParams(
+        kernel=kernel, pixfrac=pixfrac, fillval=fill, weight_type=weight_type, good_bits=good_bits,
+        enable_ctx=enable_ctx, enable_var=enable_err and not single, enable_err=enable_err,
+        report_var=report_var and enable_err and not single, err_from="driz" if single else "var",
+        propagate_dq=propagate_dq, pixmap_stepsize=pixmap_stepsize, pixmap_order=pixmap_order,
+        backend=backend_name,
+    )
+    if single:
+        results = []
+        for gid, members in groups.items():
+            log.info("single: drizzling exposure group %s (%d inputs)", gid, len(members))
+            res = drizzle_group(members, grid, params)
+            _finish(res, members, blendheaders)
+            results.append(res)
+        return results
+    res = drizzle_group(images, grid, params)
+    if not np.any(res.wht > 0):
+        raise ValueError("no input pixel landed on the output grid with a positive weight")
+    _finish(res, images, blendheaders)
+    return res
+
+
+def _footprint(img):
+    wi = img.wcsinfo or {}
+    if wi.get("s_region"):
+        from .output_grid import _sregion_vertices
+
+        return np.vstack(_sregion_vertices(wi["s_region"]))
+    return footprint_of(img.wcs, img.shape)
+
+
+def _warn_no_overlap(images, grid):
+    """Warn for each input whose footprint misses the output grid entirely."""
+    from .pixmap import _Transform
+
+    ny, nx = grid.shape
+    for k, img in enumerate(images):
+        xmin, xmax, ymin, ymax = input_limits(img.shape, img.wcs)
+        gx, gy = np.meshgrid(np.linspace(xmin, xmax, 9), np.linspace(ymin, ymax, 9))
+        ox, oy = _Transform(img.wcs, grid.wcs).smooth(gx, gy)
+        with np.errstate(invalid="ignore"):
+            hit = (np.nanmax(ox) > -0.5 and np.nanmin(ox) < nx - 0.5
+                   and np.nanmax(oy) > -0.5 and np.nanmin(oy) < ny - 0.5)
+        if not hit:
+            log.warning("input %d (%s) does not overlap the output grid", k, img.filename)
+
+
+def _finish(res, images, blendheaders):
+    if blendheaders:
+        from .blend import blend_metadata
+
+        res.blended = blend_metadata(images)
+    else:
+        res.inputs = []

@@ -1,0 +1,136 @@
+"""Variance propagation with jwst/stcal semantics, confined to each footprint.
+
+For every exposure and variance array (read noise, flat, Poisson):
+
+1. drizzle ``sqrt(var)`` with the *science* weights and pixel map into a fresh
+   output (fill NaN), and square it;
+2. combine across exposures as ``sum(v * w**2) / (sum w)**2`` where ``w`` is
+   the resampled inverse read-noise variance (``weight_type="ivm"``) or the
+   measurement time (``"exptime"``), only where ``v >= 0``, ``v`` finite and
+   ``w > 0``;
+3. multiply by ``1 / pixel_scale_ratio**2``.
+
+stcal allocates a full-canvas drizzle for step 1 (three per exposure); here
+it covers only the exposure's footprint box, padded by the kernel's reach, so
+the cost per exposure does not grow with the mosaic.  The arithmetic (dtypes
+and order of operations) is stcal's, so results agree to float32 rounding.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .accumulator import Drizzle
+from .exposure import VARIANCE_NAMES, measurement_time
+
+__all__ = ["VarianceAccumulator", "footprint_box"]
+
+
+def footprint_box(pixmap, out_shape, pscale_ratio, xmin, xmax, ymin, ymax):
+    """Output box ``(y0, y1, x0, x1)`` (half-open) that receives this exposure.
+
+    The box spans the finite pixel-map entries of the input box plus the
+    reach of the widest kernel (lanczos3: 3 input pixels) and a safety pixel,
+    clipped to the canvas; None when nothing lands on the canvas.  Where the
+    box is clipped its edge is the canvas edge, so drizzle clips the footprint
+    exactly as on the full canvas.
+    """
+    sub = pixmap[ymin : ymax + 1, xmin : xmax + 1]
+    x, y = sub[..., 0], sub[..., 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
+        xlo, xhi, ylo, yhi = np.nanmin(x), np.nanmax(x), np.nanmin(y), np.nanmax(y)
+    if not np.isfinite([xlo, xhi, ylo, yhi]).all():
+        return None
+    # widest kernel: lanczos3 reaches 3 input pixels = 3 / pscale_ratio output pixels
+    pad = math.ceil(4.0 / (pscale_ratio or 1.0)) + 3
+    ny, nx = out_shape
+    x0 = max(0, math.floor(xlo) - pad)
+    x1 = min(nx, math.ceil(xhi) + pad + 1)
+    y0 = max(0, math.floor(ylo) - pad)
+    y1 = min(ny, math.ceil(yhi) + pad + 1)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    return y0, y1, x0, x1
+
+
+class VarianceAccumulator:
+    """Canvas-sized sums for the three variance arrays (float32, as stcal)."""
+
+    def __init__(self, shape, kernel, pixfrac, weight_type, backend):
+        self.shape = shape
+        self.kernel = kernel
+        self.pixfrac = pixfrac
+        self.weight_type = weight_type
+        self.backend = backend
+        self.wsum = {n: np.full(shape, np.nan, np.float32) for n in VARIANCE_NAMES}
+        self.wt = {n: np.zeros(shape, np.float32) for n in VARIANCE_NAMES}
+
+    def resample_box(self, img, pixmap, weight, box, pscale_ratio, limits):
+        """Resampled variances of one exposure on ``box``: {name: float32 array}."""
+        y0, y1, x0, x1 = box
+        sub = pixmap.copy()
+        sub[..., 0] -= x0
+        sub[..., 1] -= y0
+        xmin, xmax, ymin, ymax = limits
+        out = {}
+        for name in VARIANCE_NAMES:
+            var = getattr(img, name)
+            if var is None:
+                continue
+            d = Drizzle(kernel=self.kernel, out_shape=(y1 - y0, x1 - x0), fillval=np.nan,
+                        disable_ctx=True, backend=self.backend)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # sqrt of negative variance -> NaN
+                root = np.sqrt(var)
+            d.add_image(root, exptime=img.exposure_time, pixmap=sub, iscale=1.0,
+                        pixel_scale_ratio=pscale_ratio, weight_map=weight, wht_scale=1.0,
+                        pixfrac=self.pixfrac, in_units="cps",
+                        xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
+            out[name] = d.out_img**2
+        return out
+
+    def combine(self, img, box, resampled):
+        """Fold one exposure's resampled variances into the sums (stcal's arithmetic)."""
+        y0, y1, x0, x1 = box
+        bshape = (y1 - y0, x1 - x0)
+        if self.weight_type.startswith("ivm"):
+            rn = resampled.get("var_rnoise")
+            if rn is None:
+                return  # stcal: no read-noise variance -> no variance weight
+            good = (rn > 0) & np.isfinite(rn)
+            weight = np.zeros(bshape)
+            weight[good] = np.reciprocal(rn[good])
+        else:
+            weight = np.full(bshape, measurement_time(img)[0])
+        for name, var in resampled.items():
+            wsum = self.wsum[name][y0:y1, x0:x1]
+            wt = self.wt[name][y0:y1, x0:x1]
+            m = (var >= 0) & np.isfinite(var) & (weight > 0)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
+                wsum[m] = np.nansum([wsum[m], var[m] * weight[m] * weight[m]], axis=0)
+            wt[m] += weight[m]
+
+    def finalize(self, pscale_ratio):
+        """Final variance images {name: float32}; frees the sums."""
+        scaling = 1.0 if pscale_ratio is None else 1.0 / pscale_ratio**2
+        out = {}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for name in VARIANCE_NAMES:
+                wsum, wt = self.wsum.pop(name), self.wt.pop(name)
+                out[name] = (wsum * scaling / wt / wt).astype(np.float32)
+        return out
+
+
+def error_from_variances(variances):
+    """``sqrt(nansum(var_*))``; NaN where every variance is NaN (stcal rule)."""
+    stack = [variances[n] for n in VARIANCE_NAMES]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        err = np.sqrt(np.nansum(stack, axis=0))
+    err[np.all(np.isnan(stack), axis=0)] = np.nan
+    return err.astype(np.float32)

@@ -365,6 +365,16 @@ class Drizzle:
         return self._texptime
 
     # ----------------------------------------------------------------- adding
+    def skip_context_id(self):
+        """Consume the next context ID without adding an image (gpuresample extension).
+
+        Keeps context bit k == input k when an input is skipped (e.g. it does
+        not overlap the output grid).
+        """
+        if self._out_shape is None:
+            raise ValueError("the output shape is not known yet")
+        self._next_ctx_bit()
+
     def add_image(
         self,
         data,

@@ -19,6 +19,7 @@ from .accumulator import Drizzle
 from .exposure import VARIANCE_NAMES, measurement_time
 from .pixmap import _bbox_intervals, calc_pixmap
 from .result import ResampleResult
+from .scanner import shrink_box
 from .variance import VarianceAccumulator, error_from_variances, footprint_box
 from .weights import driz_weight
 
@@ -108,6 +109,13 @@ def drizzle_group(images, grid, params, progress=None):
                   weight_map=weight, wht_scale=1.0, pixfrac=params.pixfrac, in_units="cps",
                   xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
         before = float(np.count_nonzero(driz.out_wht)) if log.isEnabledFor(logging.DEBUG) else None
+        if not shrink_box(pixmap, *limits)[4]:
+            # nothing of this input maps to finite output coordinates
+            log.warning("%s: no pixel maps onto the output grid; skipped", img.filename)
+            driz.skip_context_id()
+            groups.setdefault(img.group_id, img)
+            rows.append(_input_row(k, img))
+            continue
         driz.add_image(data, dq=img.dq if params.propagate_dq else None, **kw)
         if err_driz is not None and img.err is not None:
             err_driz.add_image(img.err, **kw)
@@ -117,8 +125,7 @@ def drizzle_group(images, grid, params, progress=None):
                 var_acc.combine(img, box, var_acc.resample_box(img, pixmap, weight, box, psr, limits))
         if before is not None:
             log.debug("%s: %d output pixels gained weight", img.filename, np.count_nonzero(driz.out_wht) - before)
-        if img.group_id not in groups:
-            groups[img.group_id] = img
+        groups.setdefault(img.group_id, img)
         if first_bunit is None:
             first_bunit = img.bunit_data
         rows.append(_input_row(k, img))

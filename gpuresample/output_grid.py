@@ -306,17 +306,16 @@ def load_output_wcs(output_wcs, output_shape=None):
         if not path.is_file():
             raise FileNotFoundError(f"output_wcs file not found: {path}")
         try:
-            with asdf.open(path, memmap=False) as af:
-                if "wcs" not in af.tree:
-                    raise ValueError(f"output_wcs file {path} has no 'wcs' entry (expected a gwcs under 'wcs')")
-                wcs = copy.deepcopy(af.tree["wcs"])
-                pixel_area = af.tree.get("pixel_area")
-                pixel_shape = af.tree.get("pixel_shape")
-                array_shape = af.tree.get("array_shape")
-        except ValueError:
-            raise
+            af = asdf.open(path, memmap=False)
         except Exception as exc:  # asdf raises many types for unreadable files
             raise ValueError(f"output_wcs file {path} could not be read as ASDF: {exc}") from None
+        with af:
+            if "wcs" not in af.tree:
+                raise ValueError(f"output_wcs file {path} has no 'wcs' entry (expected a gwcs under 'wcs')")
+            wcs = copy.deepcopy(af.tree["wcs"])
+            pixel_area = af.tree.get("pixel_area")
+            pixel_shape = af.tree.get("pixel_shape")
+            array_shape = af.tree.get("array_shape")
         source = str(path)
     else:
         if not hasattr(output_wcs, "pixel_to_world_values"):

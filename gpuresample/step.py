@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -246,7 +247,8 @@ def _warn_no_overlap(images, grid):
         xmin, xmax, ymin, ymax = input_limits(img.shape, img.wcs)
         gx, gy = np.meshgrid(np.linspace(xmin, xmax, 9), np.linspace(ymin, ymax, 9))
         ox, oy = _Transform(img.wcs, grid.wcs).smooth(gx, gy)
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no overlap
             hit = (np.nanmax(ox) > -0.5 and np.nanmin(ox) < nx - 0.5
                    and np.nanmax(oy) > -0.5 and np.nanmin(oy) < ny - 0.5)
         if not hit:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .accumulator import Drizzle
-from .exposure import VARIANCE_NAMES, measurement_time
+from .exposure import VARIANCE_NAMES
 from .pixmap import _bbox_intervals, calc_pixmap
 from .result import ResampleResult
 from .scanner import shrink_box
@@ -69,24 +69,29 @@ def _science(img):
     return data
 
 
-def drizzle_group(images, grid, params, progress=None):
+def drizzle_group(images, grid, params, n_inputs, progress=None, alloc=None):
     """Resample ``images`` (an iterable of loaded :class:`Image`) onto ``grid``.
 
     ``images`` may be a generator that loads each exposure when asked, so that
     only one is in memory at a time.  ``progress`` is called with
-    ``(index, image, seconds)`` after each exposure.
+    ``(index, image, seconds)`` after each exposure.  ``alloc(shape, dtype,
+    fill)`` provides the canvas-sized arrays (RAM or scratch memory maps).
     """
     shape = grid.shape
     psr = grid.pixel_scale_ratio
-    n_inputs = getattr(images, "__len__", lambda: None)()
+    alloc = alloc or (lambda shp, dt, fill: np.full(shp, fill, dt))
+    nplanes = (max(n_inputs, 1) - 1) // 32 + 1
     driz = Drizzle(
-        kernel=params.kernel, fillval=params.fillval, out_shape=shape,
-        max_ctx_id=None if not n_inputs else n_inputs - 1,
+        kernel=params.kernel, fillval=params.fillval,
+        out_img=alloc(shape, np.float32, np.nan), out_wht=alloc(shape, np.float32, 0),
+        out_ctx=alloc((nplanes, *shape), np.int32, 0) if params.enable_ctx else None,
+        out_dq=alloc(shape, np.uint32, 0) if params.propagate_dq else None,
         disable_ctx=not params.enable_ctx, backend=params.backend,
     )
     var_acc = None
     if params.enable_var:
-        var_acc = VarianceAccumulator(shape, params.kernel, params.pixfrac, params.weight_type, params.backend)
+        var_acc = VarianceAccumulator(shape, params.kernel, params.pixfrac, params.weight_type, params.backend,
+                                      alloc=alloc)
     err_driz = None
     if params.enable_err and params.err_from == "driz":
         err_driz = Drizzle(kernel=params.kernel, fillval=params.fillval, out_shape=shape,
@@ -113,7 +118,7 @@ def drizzle_group(images, grid, params, progress=None):
             # nothing of this input maps to finite output coordinates
             log.warning("%s: no pixel maps onto the output grid; skipped", img.filename)
             driz.skip_context_id()
-            groups.setdefault(img.group_id, img)
+            groups.setdefault(img.group_id, _input_row(k, img))
             rows.append(_input_row(k, img))
             continue
         driz.add_image(data, dq=img.dq if params.propagate_dq else None, **kw)
@@ -125,25 +130,24 @@ def drizzle_group(images, grid, params, progress=None):
                 var_acc.combine(img, box, var_acc.resample_box(img, pixmap, weight, box, psr, limits))
         if before is not None:
             log.debug("%s: %d output pixels gained weight", img.filename, np.count_nonzero(driz.out_wht) - before)
-        groups.setdefault(img.group_id, img)
+        # keep scalars only: holding the image would keep its arrays alive
+        groups.setdefault(img.group_id, _input_row(k, img))
         if first_bunit is None:
             first_bunit = img.bunit_data
         rows.append(_input_row(k, img))
         if progress is not None:
             progress(k, img, time.perf_counter() - t0)
-        del pixmap, weight, data
+        del pixmap, weight, data, img
 
     if not rows:
         raise ValueError("no inputs to resample")
     result = ResampleResult(data=driz.out_img, wht=driz.out_wht, wcs=grid.wcs,
                             con=driz.out_ctx if params.enable_ctx else None,
                             dq=driz.out_dq if params.propagate_dq else None, inputs=rows)
-    if result.dq is None and params.propagate_dq:
-        result.dq = np.zeros(shape, np.uint32)
     if var_acc is not None:
         variances = var_acc.finalize(psr)
         if params.enable_err:
-            result.err = error_from_variances(variances)
+            result.err = error_from_variances(variances, alloc)
         if params.report_var:
             for name in VARIANCE_NAMES:
                 setattr(result, name, variances[name])
@@ -178,22 +182,24 @@ def _ratio_from_input(img, grid):
 def _input_row(k, img):
     return {"index": k, "filename": img.filename, "group_id": img.group_id,
             "exposure_time": img.exposure_time, "measurement_time": img.measurement_time,
-            "start_time": img.start_time, "end_time": img.end_time, "shape": img.shape}
+            "start_time": img.start_time, "end_time": img.end_time, "duration": img.duration,
+            "shape": img.shape}
 
 
 def _time_meta(groups):
     """Exposure times summed once per exposure group; min start, max end (stcal rules)."""
-    imgs = list(groups.values())
-    starts = [i.start_time for i in imgs if i.start_time is not None]
-    ends = [i.end_time for i in imgs if i.end_time is not None]
-    tmeas = [measurement_time(i) for i in imgs]
+    rows = list(groups.values())
+    starts = [r["start_time"] for r in rows if r["start_time"] is not None]
+    ends = [r["end_time"] for r in rows if r["end_time"] is not None]
+    total = float(sum(r["exposure_time"] for r in rows))
+    known = all(r["measurement_time"] is not None for r in rows)
     return {
-        "exposure_time": float(sum(i.exposure_time for i in imgs)),
-        "effective_exposure_time": float(sum(i.exposure_time for i in imgs)),
-        "measurement_time": float(sum(t for t, _ in tmeas)) if all(ok for _, ok in tmeas) else None,
+        "exposure_time": total,
+        "effective_exposure_time": total,
+        "measurement_time": float(sum(r["measurement_time"] for r in rows)) if known else None,
         "start_time": min(starts) if starts else None,
         "end_time": max(ends) if ends else None,
-        "duration": float(sum(i.duration for i in imgs if i.duration is not None)),
+        "duration": float(sum(r["duration"] for r in rows if r["duration"] is not None)),
     }
 
 

@@ -11,15 +11,18 @@ import logging
 import math
 import numbers
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from .dispatch import DrizzleParams, drizzle_group, input_limits
+from .asdf_io import LazyExposure
 from .dqflags import DEFAULT_GOOD_BITS, parse_good_bits
 from .exposure import as_exposure
 from .kernel_info import normalize_kernel
 from .memory import check_memory, estimate_memory, resolve_allowed_memory
 from .output_grid import footprint_of, grid_from_inputs, load_output_wcs
+from .scratch import ArrayAllocator
 from .weights import WEIGHT_TYPES
 
 __all__ = ["resample"]
@@ -91,6 +94,7 @@ def resample(
     pixmap_order=3,
     good_bits=DEFAULT_GOOD_BITS,
     backend="auto",
+    workdir=None,
 ):
     """Drizzle many exposures onto one output grid, like jwst's ``resample`` step.
 
@@ -126,8 +130,11 @@ def resample(
         ``$DMODEL_ALLOWED_MEMORY``, unset: no check).  Checked before
         allocating; raises :class:`gpuresample.OutputTooLargeError`.
     in_memory : bool
-        Accepted for jwst compatibility; inputs given in memory are used in
-        place.  (Lazy loading from files arrives with the file readers.)
+        False: inputs given as file paths (ASDF exposure files, see
+        :mod:`gpuresample.asdf_io`) are read one at a time while drizzling,
+        and the output and accumulator arrays are memory-mapped scratch files
+        in ``workdir`` (unlinked at once: nothing is left behind).  Inputs
+        given in memory are used in place either way.
     enable_ctx, enable_err, report_var, propagate_dq
         Context planes; error array (from the variances); variance arrays in
         the output; OR-combined DQ.
@@ -138,14 +145,17 @@ def resample(
         DQ bits that do not disqualify a pixel (jwst default
         ``"~DO_NOT_USE+NON_SCIENCE"``).
     backend : {"auto", "cpu"}
+    workdir : str or path, optional
+        Folder for the scratch files of ``in_memory=False`` (default: the
+        system temporary folder).
 
     Returns
     -------
     ResampleResult or list of ResampleResult
     """
     # ---------------------------------------------------------- validation
-    if inputs is None or isinstance(inputs, (str, bytes, dict)) or not hasattr(inputs, "__iter__"):
-        raise TypeError("inputs must be a list of model dicts or gpuresample.Image objects")
+    if inputs is None or isinstance(inputs, (str, bytes, dict, Path)) or not hasattr(inputs, "__iter__"):
+        raise TypeError("inputs must be a list of model dicts, gpuresample.Image objects or file paths")
     items = list(inputs)
     if not items:
         raise ValueError("inputs is empty: nothing to resample")
@@ -175,7 +185,17 @@ def resample(
     from .backends import get_backend
     backend_name = get_backend(backend).name
 
-    images = [as_exposure(item, k) for k, item in enumerate(items)]
+    lazy = {}
+    images = []
+    for k, item in enumerate(items):
+        if isinstance(item, (str, Path)):
+            exp = LazyExposure(item)
+            if in_memory:
+                item = exp.load()
+            else:
+                lazy[k] = exp
+                item = exp.stub()
+        images.append(as_exposure(item, k))
     _bunit_check(images)
 
     # ---------------------------------------------------------- output grid
@@ -207,6 +227,15 @@ def resample(
                           propagate_dq=propagate_dq)
     check_memory(est, allowed)
 
+    alloc = ArrayAllocator(on_disk=not in_memory, workdir=workdir)
+
+    def load(members):
+        """Yield exposures, reading file inputs only when their turn comes."""
+        for img in members:
+            k = index_of[id(img)]
+            yield as_exposure(lazy[k].load(), k) if k in lazy else img
+
+    index_of = {id(img): k for k, img in enumerate(images)}
     params = DrizzleParams(
         kernel=kernel, pixfrac=pixfrac, fillval=fill, weight_type=weight_type, good_bits=good_bits,
         enable_ctx=enable_ctx, enable_var=enable_err and not single, enable_err=enable_err,
@@ -218,11 +247,13 @@ def resample(
         results = []
         for gid, members in groups.items():
             log.info("single: drizzling exposure group %s (%d inputs)", gid, len(members))
-            res = drizzle_group(members, grid, params)
+            res = drizzle_group(load(members), grid, params, len(members), alloc=alloc)
             _finish(res, members, blendheaders)
             results.append(res)
+        alloc.close()
         return results
-    res = drizzle_group(images, grid, params)
+    res = drizzle_group(load(images), grid, params, len(images), alloc=alloc)
+    alloc.close()
     if not np.any(res.wht > 0):
         raise ValueError("no input pixel landed on the output grid with a positive weight")
     _finish(res, images, blendheaders)

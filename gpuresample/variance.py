@@ -60,14 +60,16 @@ def footprint_box(pixmap, out_shape, pscale_ratio, xmin, xmax, ymin, ymax):
 class VarianceAccumulator:
     """Canvas-sized sums for the three variance arrays (float32, as stcal)."""
 
-    def __init__(self, shape, kernel, pixfrac, weight_type, backend):
+    def __init__(self, shape, kernel, pixfrac, weight_type, backend, alloc=None):
         self.shape = shape
         self.kernel = kernel
         self.pixfrac = pixfrac
         self.weight_type = weight_type
         self.backend = backend
-        self.wsum = {n: np.full(shape, np.nan, np.float32) for n in VARIANCE_NAMES}
-        self.wt = {n: np.zeros(shape, np.float32) for n in VARIANCE_NAMES}
+        alloc = alloc or (lambda shp, dt, fill: np.full(shp, fill, dt))
+        self.alloc = alloc
+        self.wsum = {n: alloc(shape, np.float32, np.nan) for n in VARIANCE_NAMES}
+        self.wt = {n: alloc(shape, np.float32, 0) for n in VARIANCE_NAMES}
 
     def resample_box(self, img, pixmap, weight, box, pscale_ratio, limits):
         """Resampled variances of one exposure on ``box``: {name: float32 array}."""
@@ -119,18 +121,35 @@ class VarianceAccumulator:
         """Final variance images {name: float32}; frees the sums."""
         scaling = 1.0 if pscale_ratio is None else 1.0 / pscale_ratio**2
         out = {}
+        ny = self.shape[0]
+        step = max(1, (1 << 22) // max(self.shape[1], 1))  # row blocks: bounded temporaries
         with np.errstate(invalid="ignore", divide="ignore"):
             for name in VARIANCE_NAMES:
                 wsum, wt = self.wsum.pop(name), self.wt.pop(name)
-                out[name] = (wsum * scaling / wt / wt).astype(np.float32)
+                res = self.alloc(self.shape, np.float32, 0)
+                for r0 in range(0, ny, step):
+                    r1 = min(r0 + step, ny)
+                    res[r0:r1] = (wsum[r0:r1] * scaling / wt[r0:r1] / wt[r0:r1]).astype(np.float32)
+                out[name] = res
+                del wsum, wt
         return out
 
 
-def error_from_variances(variances):
-    """``sqrt(nansum(var_*))``; NaN where every variance is NaN (stcal rule)."""
-    stack = [variances[n] for n in VARIANCE_NAMES]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        err = np.sqrt(np.nansum(stack, axis=0))
-    err[np.all(np.isnan(stack), axis=0)] = np.nan
-    return err.astype(np.float32)
+def error_from_variances(variances, alloc=None):
+    """``sqrt(nansum(var_*))``; NaN where every variance is NaN (stcal rule).
+
+    Computed in row blocks so the temporaries stay small.
+    """
+    first = variances[VARIANCE_NAMES[0]]
+    shape = first.shape
+    err = (alloc or (lambda shp, dt, fill: np.empty(shp, dt)))(shape, np.float32, 0)
+    step = max(1, (1 << 22) // max(shape[1], 1))
+    for r0 in range(0, shape[0], step):
+        r1 = min(r0 + step, shape[0])
+        stack = [variances[n][r0:r1] for n in VARIANCE_NAMES]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            block = np.sqrt(np.nansum(stack, axis=0))
+        block[np.all(np.isnan(stack), axis=0)] = np.nan
+        err[r0:r1] = block
+    return err

@@ -9,6 +9,7 @@ holding them in RAM.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -42,8 +43,6 @@ class ArrayAllocator:
 
     def close(self):
         if self._dir is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(self._dir)
-            except OSError:
-                pass
             self._dir = None

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .dispatch import DrizzleParams, drizzle_group, input_limits
 from .asdf_io import LazyExposure
+from .dispatch import DrizzleParams, drizzle_group, input_limits
 from .dqflags import DEFAULT_GOOD_BITS, parse_good_bits
 from .exposure import as_exposure
 from .kernel_info import normalize_kernel

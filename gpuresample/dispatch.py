@@ -17,10 +17,11 @@ import numpy as np
 
 from .accumulator import Drizzle
 from .exposure import VARIANCE_NAMES
+from .parallel import VarianceHelper
 from .pixmap import _bbox_intervals, calc_pixmap
 from .result import ResampleResult
 from .scanner import shrink_box
-from .variance import VarianceAccumulator, error_from_variances, footprint_box
+from .variance import VarianceAccumulator, error_from_variances, footprint_box, resample_variance_box
 from .weights import driz_weight
 
 __all__ = ["DrizzleParams", "drizzle_group", "input_limits"]
@@ -69,13 +70,42 @@ def _science(img):
     return data
 
 
-def drizzle_group(images, grid, params, n_inputs, progress=None, alloc=None):
-    """Resample ``images`` (an iterable of loaded :class:`Image`) onto ``grid``.
+class _Exposure:
+    """What every stage needs of one exposure: weights, pixel map, input box, footprint box."""
 
-    ``images`` may be a generator that loads each exposure when asked, so that
-    only one is in memory at a time.  ``progress`` is called with
-    ``(index, image, seconds)`` after each exposure.  ``alloc(shape, dtype,
-    fill)`` provides the canvas-sized arrays (RAM or scratch memory maps).
+    def __init__(self, img, grid, params, psr):
+        self.img = img
+        self.weight = driz_weight(img, params.weight_type, params.good_bits)
+        self.pixmap = calc_pixmap(img.wcs, grid.wcs, shape=img.shape, stepsize=params.pixmap_stepsize,
+                                  order=params.pixmap_order)
+        self.limits = input_limits(img.shape, img.wcs)
+        self.lands = shrink_box(self.pixmap, *self.limits)[4]
+        self.box = footprint_box(self.pixmap, grid.shape, psr, *self.limits) if self.lands else None
+
+
+def _variance_boxes(grid, params, psr):
+    """``compute(img, names)``: one exposure's footprint-box variance drizzles."""
+
+    def compute(img, names):
+        ex = _Exposure(img, grid, params, psr)
+        if ex.box is None:
+            return {}
+        return resample_variance_box(img, ex.pixmap, ex.weight, ex.box, psr, ex.limits, params.kernel,
+                                     params.pixfrac, params.backend, names)
+
+    return compute
+
+
+def drizzle_group(get, n_inputs, grid, params, progress=None, alloc=None, workers=1):
+    """Resample exposures ``get(0) .. get(n_inputs - 1)`` onto ``grid``.
+
+    ``get(k)`` returns exposure k as a loaded :class:`Image` (reading a file
+    input only then, so one exposure is in memory at a time).  ``progress`` is
+    called with ``(index, image, seconds)`` after each exposure.
+    ``alloc(shape, dtype, fill)`` provides the canvas-sized arrays (RAM or
+    scratch memory maps).  With ``workers >= 2`` a helper process drizzles the
+    flat-field and Poisson variances of the next exposure meanwhile; the
+    results do not depend on ``workers``.
     """
     shape = grid.shape
     psr = grid.pixel_scale_ratio
@@ -88,56 +118,65 @@ def drizzle_group(images, grid, params, n_inputs, progress=None, alloc=None):
         out_dq=alloc(shape, np.uint32, 0) if params.propagate_dq else None,
         disable_ctx=not params.enable_ctx, backend=params.backend,
     )
-    var_acc = None
-    if params.enable_var:
-        var_acc = VarianceAccumulator(shape, params.kernel, params.pixfrac, params.weight_type, params.backend,
-                                      alloc=alloc)
     err_driz = None
     if params.enable_err and params.err_from == "driz":
         err_driz = Drizzle(kernel=params.kernel, fillval=params.fillval, out_shape=shape,
                            disable_ctx=True, backend=params.backend)
+    first = get(0)
+    if psr is None:
+        psr = _ratio_from_input(first, grid)
+    var_acc = helper = None
+    main_names = VARIANCE_NAMES
+    if params.enable_var:
+        var_acc = VarianceAccumulator(shape, params.weight_type, alloc=alloc)
+        if workers >= 2 and n_inputs > 1:
+            main_names = ("var_rnoise",)
+            helper = VarianceHelper(n_inputs, get, _variance_boxes(grid, params, psr),
+                                    tuple(n for n in VARIANCE_NAMES if n not in main_names))
 
     groups = {}
     rows = []
     first_bunit = None
-    for k, img in enumerate(images):
-        t0 = time.perf_counter()
-        if psr is None:
-            psr = _ratio_from_input(img, grid)
-        data = _science(img)
-        weight = driz_weight(img, params.weight_type, params.good_bits)
-        pixmap = calc_pixmap(img.wcs, grid.wcs, shape=img.shape, stepsize=params.pixmap_stepsize,
-                             order=params.pixmap_order)
-        limits = input_limits(img.shape, img.wcs)
-        xmin, xmax, ymin, ymax = limits
-        kw = dict(exptime=img.exposure_time, pixmap=pixmap, pixel_scale_ratio=psr, iscale=1.0,
-                  weight_map=weight, wht_scale=1.0, pixfrac=params.pixfrac, in_units="cps",
-                  xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
-        before = float(np.count_nonzero(driz.out_wht)) if log.isEnabledFor(logging.DEBUG) else None
-        if not shrink_box(pixmap, *limits)[4]:
-            # nothing of this input maps to finite output coordinates
-            log.warning("%s: no pixel maps onto the output grid; skipped", img.filename)
-            driz.skip_context_id()
+    try:
+        for k in range(n_inputs):
+            t0 = time.perf_counter()
+            img = first if k == 0 else get(k)
+            first = None
+            ex = _Exposure(img, grid, params, psr)
+            # keep scalars only: holding the image would keep its arrays alive
             groups.setdefault(img.group_id, _input_row(k, img))
             rows.append(_input_row(k, img))
-            continue
-        driz.add_image(data, dq=img.dq if params.propagate_dq else None, **kw)
-        if err_driz is not None and img.err is not None:
-            err_driz.add_image(img.err, **kw)
-        if var_acc is not None:
-            box = footprint_box(pixmap, shape, psr, *limits)
-            if box is not None:
-                var_acc.combine(img, box, var_acc.resample_box(img, pixmap, weight, box, psr, limits))
-        if before is not None:
-            log.debug("%s: %d output pixels gained weight", img.filename, np.count_nonzero(driz.out_wht) - before)
-        # keep scalars only: holding the image would keep its arrays alive
-        groups.setdefault(img.group_id, _input_row(k, img))
-        if first_bunit is None:
-            first_bunit = img.bunit_data
-        rows.append(_input_row(k, img))
-        if progress is not None:
-            progress(k, img, time.perf_counter() - t0)
-        del pixmap, weight, data, img
+            if not ex.lands:
+                # nothing of this input maps to finite output coordinates
+                log.warning("%s: no pixel maps onto the output grid; skipped", img.filename)
+                driz.skip_context_id()
+                if helper is not None:
+                    helper.result(k)
+                continue
+            xmin, xmax, ymin, ymax = ex.limits
+            kw = dict(exptime=img.exposure_time, pixmap=ex.pixmap, pixel_scale_ratio=psr, iscale=1.0,
+                      weight_map=ex.weight, wht_scale=1.0, pixfrac=params.pixfrac, in_units="cps",
+                      xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
+            driz.add_image(_science(img), dq=img.dq if params.propagate_dq else None, **kw)
+            if err_driz is not None and img.err is not None:
+                err_driz.add_image(img.err, **kw)
+            if var_acc is not None:
+                boxes = {}
+                if ex.box is not None:
+                    boxes = resample_variance_box(img, ex.pixmap, ex.weight, ex.box, psr, ex.limits,
+                                                  params.kernel, params.pixfrac, params.backend, main_names)
+                if helper is not None:
+                    boxes.update(helper.result(k))
+                if ex.box is not None:
+                    var_acc.combine(img, ex.box, boxes)
+            if first_bunit is None:
+                first_bunit = img.bunit_data
+            if progress is not None:
+                progress(k, img, time.perf_counter() - t0)
+            del ex, img
+    finally:
+        if helper is not None:
+            helper.close()
 
     if not rows:
         raise ValueError("no inputs to resample")

@@ -22,6 +22,7 @@ from .exposure import as_exposure
 from .kernel_info import normalize_kernel
 from .memory import check_memory, estimate_memory, resolve_allowed_memory
 from .output_grid import footprint_of, grid_from_inputs, load_output_wcs
+from .parallel import resolve_workers
 from .scratch import ArrayAllocator
 from .weights import WEIGHT_TYPES
 
@@ -95,6 +96,7 @@ def resample(
     good_bits=DEFAULT_GOOD_BITS,
     backend="auto",
     workdir=None,
+    workers="auto",
 ):
     """Drizzle many exposures onto one output grid, like jwst's ``resample`` step.
 
@@ -148,6 +150,11 @@ def resample(
     workdir : str or path, optional
         Folder for the scratch files of ``in_memory=False`` (default: the
         system temporary folder).
+    workers : "auto" or int
+        Processes for the CPU backend: with 2 (``"auto"`` on a machine with
+        2+ cores) a forked helper drizzles the variance arrays of the next
+        exposure while the main process drizzles the science data.  Results
+        are identical for any value.
 
     Returns
     -------
@@ -179,6 +186,7 @@ def resample(
     if pixmap_stepsize != "auto":
         pixmap_stepsize = max(1, round(pixmap_stepsize))
     parse_good_bits(good_bits)
+    resolve_workers(workers)
     allowed = resolve_allowed_memory(allowed_memory)
     from .accumulator import _process_fillval
     fill = _process_fillval(fillval, False, "fillval")
@@ -227,15 +235,19 @@ def resample(
                           propagate_dq=propagate_dq)
     check_memory(est, allowed)
 
+    nworkers = resolve_workers(workers)
     alloc = ArrayAllocator(on_disk=not in_memory, workdir=workdir)
-
-    def load(members):
-        """Yield exposures, reading file inputs only when their turn comes."""
-        for img in members:
-            k = index_of[id(img)]
-            yield as_exposure(lazy[k].load(), k) if k in lazy else img
-
     index_of = {id(img): k for k, img in enumerate(images)}
+
+    def getter(members):
+        """get(j): member j loaded (a file input is read only when its turn comes)."""
+
+        def get(j):
+            k = index_of[id(members[j])]
+            return as_exposure(lazy[k].load(), k) if k in lazy else members[j]
+
+        return get
+
     params = DrizzleParams(
         kernel=kernel, pixfrac=pixfrac, fillval=fill, weight_type=weight_type, good_bits=good_bits,
         enable_ctx=enable_ctx, enable_var=enable_err and not single, enable_err=enable_err,
@@ -247,12 +259,12 @@ def resample(
         results = []
         for gid, members in groups.items():
             log.info("single: drizzling exposure group %s (%d inputs)", gid, len(members))
-            res = drizzle_group(load(members), grid, params, len(members), alloc=alloc)
+            res = drizzle_group(getter(members), len(members), grid, params, alloc=alloc, workers=nworkers)
             _finish(res, members, blendheaders)
             results.append(res)
         alloc.close()
         return results
-    res = drizzle_group(load(images), grid, params, len(images), alloc=alloc)
+    res = drizzle_group(getter(images), len(images), grid, params, alloc=alloc, workers=nworkers)
     alloc.close()
     if not np.any(res.wht > 0):
         raise ValueError("no input pixel landed on the output grid with a positive weight")

@@ -26,7 +26,7 @@ import numpy as np
 from .accumulator import Drizzle
 from .exposure import VARIANCE_NAMES, measurement_time
 
-__all__ = ["VarianceAccumulator", "footprint_box"]
+__all__ = ["VarianceAccumulator", "error_from_variances", "footprint_box", "resample_variance_box"]
 
 
 def footprint_box(pixmap, out_shape, pscale_ratio, xmin, xmax, ymin, ymax):
@@ -57,43 +57,46 @@ def footprint_box(pixmap, out_shape, pscale_ratio, xmin, xmax, ymin, ymax):
     return y0, y1, x0, x1
 
 
+def resample_variance_box(img, pixmap, weight, box, pscale_ratio, limits, kernel, pixfrac, backend,
+                          names=VARIANCE_NAMES):
+    """Drizzle ``sqrt(var)`` of one exposure onto ``box`` and square it: {name: float32}.
+
+    ``box = (y0, y1, x0, x1)`` (half-open, canvas pixels); the science weights
+    and the pixel map (shifted to the box) are used, fill NaN, as stcal does
+    on the full canvas.
+    """
+    y0, y1, x0, x1 = box
+    sub = pixmap.copy()
+    sub[..., 0] -= x0
+    sub[..., 1] -= y0
+    xmin, xmax, ymin, ymax = limits
+    out = {}
+    for name in names:
+        var = getattr(img, name)
+        if var is None:
+            continue
+        d = Drizzle(kernel=kernel, out_shape=(y1 - y0, x1 - x0), fillval=np.nan, disable_ctx=True,
+                    backend=backend)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # sqrt of negative variance -> NaN
+            root = np.sqrt(var)
+        d.add_image(root, exptime=img.exposure_time, pixmap=sub, iscale=1.0, pixel_scale_ratio=pscale_ratio,
+                    weight_map=weight, wht_scale=1.0, pixfrac=pixfrac, in_units="cps",
+                    xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
+        out[name] = d.out_img**2
+    return out
+
+
 class VarianceAccumulator:
     """Canvas-sized sums for the three variance arrays (float32, as stcal)."""
 
-    def __init__(self, shape, kernel, pixfrac, weight_type, backend, alloc=None):
+    def __init__(self, shape, weight_type, alloc=None):
         self.shape = shape
-        self.kernel = kernel
-        self.pixfrac = pixfrac
         self.weight_type = weight_type
-        self.backend = backend
         alloc = alloc or (lambda shp, dt, fill: np.full(shp, fill, dt))
         self.alloc = alloc
         self.wsum = {n: alloc(shape, np.float32, np.nan) for n in VARIANCE_NAMES}
         self.wt = {n: alloc(shape, np.float32, 0) for n in VARIANCE_NAMES}
-
-    def resample_box(self, img, pixmap, weight, box, pscale_ratio, limits):
-        """Resampled variances of one exposure on ``box``: {name: float32 array}."""
-        y0, y1, x0, x1 = box
-        sub = pixmap.copy()
-        sub[..., 0] -= x0
-        sub[..., 1] -= y0
-        xmin, xmax, ymin, ymax = limits
-        out = {}
-        for name in VARIANCE_NAMES:
-            var = getattr(img, name)
-            if var is None:
-                continue
-            d = Drizzle(kernel=self.kernel, out_shape=(y1 - y0, x1 - x0), fillval=np.nan,
-                        disable_ctx=True, backend=self.backend)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # sqrt of negative variance -> NaN
-                root = np.sqrt(var)
-            d.add_image(root, exptime=img.exposure_time, pixmap=sub, iscale=1.0,
-                        pixel_scale_ratio=pscale_ratio, weight_map=weight, wht_scale=1.0,
-                        pixfrac=self.pixfrac, in_units="cps",
-                        xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
-            out[name] = d.out_img**2
-        return out
 
     def combine(self, img, box, resampled):
         """Fold one exposure's resampled variances into the sums (stcal's arithmetic)."""

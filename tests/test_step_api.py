@@ -226,3 +226,12 @@ def test_no_overlap_warns_and_zero_weight_raises(scene, caplog):
 def test_public_names():
     assert gpuresample.resample is resample
     assert "resample" in gpuresample.__all__ and "Image" in gpuresample.__all__
+
+
+def test_workers_do_not_change_results(scene):
+    serial = resample(scene, workers=1)
+    parallel = resample(scene, workers=2)
+    for name, arr in serial.arrays().items():
+        np.testing.assert_array_equal(getattr(parallel, name), arr, err_msg=name)
+    with pytest.raises(ValueError, match="workers must be"):
+        resample(scene, workers=0)

@@ -28,7 +28,7 @@ class ArrayAllocator:
 
     def __call__(self, shape, dtype, fill=0):
         if not self.on_disk:
-            return np.full(shape, fill, dtype=dtype)
+            return np.zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype=dtype)
         if self._dir is None:
             self._dir = tempfile.mkdtemp(prefix="gpuresample-", dir=self.workdir)
         fd, name = tempfile.mkstemp(suffix=".dat", dir=self._dir)

@@ -57,6 +57,11 @@ def footprint_box(pixmap, out_shape, pscale_ratio, xmin, xmax, ymin, ymax):
     return y0, y1, x0, x1
 
 
+def _ram_alloc(shape, dtype, fill):
+    # np.zeros gets lazily zeroed pages from the OS: much cheaper than np.full(0)
+    return np.zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype)
+
+
 def resample_variance_box(img, pixmap, weight, box, pscale_ratio, limits, kernel, pixfrac, backend,
                           names=VARIANCE_NAMES):
     """Drizzle ``sqrt(var)`` of one exposure onto ``box`` and square it: {name: float32}.
@@ -93,32 +98,38 @@ class VarianceAccumulator:
     def __init__(self, shape, weight_type, alloc=None):
         self.shape = shape
         self.weight_type = weight_type
-        alloc = alloc or (lambda shp, dt, fill: np.full(shp, fill, dt))
+        alloc = alloc or _ram_alloc
         self.alloc = alloc
         self.wsum = {n: alloc(shape, np.float32, np.nan) for n in VARIANCE_NAMES}
         self.wt = {n: alloc(shape, np.float32, 0) for n in VARIANCE_NAMES}
 
     def combine(self, img, box, resampled):
-        """Fold one exposure's resampled variances into the sums (stcal's arithmetic)."""
+        """Fold one exposure's resampled variances into the sums.
+
+        Bitwise the arithmetic of stcal (``wsum[m] = nansum([wsum[m], v*w*w])``
+        in float64 stored as float32; ``wt[m] += w``), written with ``where``
+        over the box instead of boolean fancy indexing, which is ~4x faster.
+        """
         y0, y1, x0, x1 = box
-        bshape = (y1 - y0, x1 - x0)
         if self.weight_type.startswith("ivm"):
             rn = resampled.get("var_rnoise")
             if rn is None:
                 return  # stcal: no read-noise variance -> no variance weight
-            good = (rn > 0) & np.isfinite(rn)
-            weight = np.zeros(bshape)
-            weight[good] = np.reciprocal(rn[good])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                good = (rn > 0) & np.isfinite(rn)
+                weight = np.where(good, np.reciprocal(rn), np.float32(0)).astype(np.float64)
         else:
-            weight = np.full(bshape, measurement_time(img)[0])
+            weight = np.full((y1 - y0, x1 - x0), float(measurement_time(img)[0]))
+        positive = weight > 0
         for name, var in resampled.items():
             wsum = self.wsum[name][y0:y1, x0:x1]
             wt = self.wt[name][y0:y1, x0:x1]
-            m = (var >= 0) & np.isfinite(var) & (weight > 0)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
-                wsum[m] = np.nansum([wsum[m], var[m] * weight[m] * weight[m]], axis=0)
-            wt[m] += weight[m]
+            with np.errstate(invalid="ignore", over="ignore"):
+                m = (var >= 0) & np.isfinite(var) & positive
+                prev = wsum.astype(np.float64)
+                prev[np.isnan(prev)] = 0.0
+                wsum[...] = np.where(m, prev + var * weight * weight, wsum)
+                wt[...] = np.where(m, wt + weight, wt)
 
     def finalize(self, pscale_ratio):
         """Final variance images {name: float32}; frees the sums."""

@@ -34,31 +34,32 @@ def available_memory():
 
 
 def estimate_memory(out_shape, n_inputs, max_input_pixels, *, enable_ctx, enable_var, propagate_dq,
-                    box_pixels=None):
+                    box_pixels=None, workers=1):
     """Peak bytes a run allocates, as {component: bytes} (plus "total").
 
-    ``box_pixels`` is the largest footprint box (defaults to the canvas).
+    ``max_input_pixels`` is the largest exposure; ``box_pixels`` the largest
+    footprint box on the canvas (default: twice the input, the box of a
+    detector rotated by 45 degrees, capped by the canvas).  Canvas arrays are
+    counted in full: on a sparsely covered canvas the OS backs only the pages
+    that are touched, so the estimate is then an upper bound.
     """
     n = int(out_shape[0]) * int(out_shape[1])
     m = int(max_input_pixels)
-    box = n if box_pixels is None else min(int(box_pixels), n)
+    box = min(n, 2 * m if box_pixels is None else int(box_pixels))
     est = {"data+wht": 8 * n}
     if enable_ctx:
         est["context"] = 4 * n * ((max(n_inputs, 1) - 1) // 32 + 1)
     if propagate_dq:
         est["dq"] = 4 * n
     if enable_var:
-        est["variance sums"] = 3 * 8 * n
-    # per exposure: pixmap (16), weight (4), data/level copy (4), sqrt(var) (4),
-    # drizzle's float32 conversions and masks (~6)
-    work = 34 * m
-    if enable_var:
-        # box drizzle (img, wht, squared: 12), combine weight (float64) + masks (~12), shifted pixmap (16/in)
-        work += 24 * box + 16 * m
-    est["per-exposure working set"] = work
-    if enable_var:
-        # finalize: three variance arrays, the stack for err and err itself
-        est["finalize"] = 4 * 3 * n + 4 * 3 * n + 4 * n + n * 3
+        est["variance sums"] = 3 * 8 * n  # float32 sum and weight per variance (finalised in place)
+        est["err"] = 4 * n
+    # per exposure: pixel map (16 B/px), weights (4) and their DQ-mask
+    # temporaries (~8), sqrt(var) (4); a footprint-box drizzle (image + weight)
+    est["per-exposure working set"] = 28 * m + (8 * box if enable_var else 0)
+    if enable_var and workers >= 2:
+        # the forked helper: its own pixel map and weights, two box drizzles
+        est["variance helper process"] = 28 * m + 2 * 8 * box
     est["total"] = sum(est.values())
     return est
 

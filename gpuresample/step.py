@@ -186,7 +186,7 @@ def resample(
     if pixmap_stepsize != "auto":
         pixmap_stepsize = max(1, round(pixmap_stepsize))
     parse_good_bits(good_bits)
-    resolve_workers(workers)
+    resolve_workers(workers)  # validate before any work
     allowed = resolve_allowed_memory(allowed_memory)
     from .accumulator import _process_fillval
     fill = _process_fillval(fillval, False, "fillval")
@@ -230,12 +230,15 @@ def resample(
 
     # ---------------------------------------------------------- memory
     n_per_product = max(len(g) for g in groups.values()) if single else len(images)
+    nworkers = resolve_workers(workers)
     est = estimate_memory(grid.shape, n_per_product, max(i.data.size for i in images),
-                          enable_ctx=enable_ctx and not single, enable_var=enable_err and not single,
-                          propagate_dq=propagate_dq)
+                          enable_ctx=enable_ctx, enable_var=enable_err and not single,
+                          propagate_dq=propagate_dq, workers=nworkers)
+    if single and enable_err:
+        est["total"] += 4 * grid.shape[0] * grid.shape[1]  # the drizzled err image
+    log.info("memory estimate: %.1f MiB", est["total"] / 2**20)
     check_memory(est, allowed)
 
-    nworkers = resolve_workers(workers)
     alloc = ArrayAllocator(on_disk=not in_memory, workdir=workdir)
     index_of = {id(img): k for k, img in enumerate(images)}
 

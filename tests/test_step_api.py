@@ -133,8 +133,11 @@ def test_estimate_counts_everything():
     base = estimate_memory((1000, 1000), 40, 2048 * 2048, enable_ctx=False, enable_var=False, propagate_dq=False)
     full = estimate_memory((1000, 1000), 40, 2048 * 2048, enable_ctx=True, enable_var=True, propagate_dq=True)
     assert full["context"] == 2 * 4 * 10**6  # 40 inputs -> 2 planes
-    assert {"dq", "variance sums", "finalize"} <= set(full)
+    assert {"dq", "variance sums", "err"} <= set(full)
     assert full["total"] > base["total"] + 24 * 10**6
+    helper = estimate_memory((1000, 1000), 40, 2048 * 2048, enable_ctx=True, enable_var=True, propagate_dq=True,
+                             workers=2)
+    assert helper["total"] > full["total"]  # the variance helper's working set counts too
 
 
 def _bad(scene, **kw):

@@ -111,9 +111,13 @@ def drizzle_group(get, n_inputs, grid, params, progress=None, alloc=None, worker
     psr = grid.pixel_scale_ratio
     alloc = alloc or (lambda shp, dt, fill: np.full(shp, fill, dt))
     nplanes = (max(n_inputs, 1) - 1) // 32 + 1
+    # Pre-filling the output with the fill value and passing "INDEF" is the
+    # same as drizzle's re-fill of zero-weight pixels after every image (a
+    # zero-weight pixel takes the first contribution verbatim), without that
+    # whole-canvas pass per exposure.
     driz = Drizzle(
-        kernel=params.kernel, fillval=params.fillval,
-        out_img=alloc(shape, np.float32, np.nan), out_wht=alloc(shape, np.float32, 0),
+        kernel=params.kernel, fillval="INDEF",
+        out_img=alloc(shape, np.float32, float(params.fillval)), out_wht=alloc(shape, np.float32, 0),
         out_ctx=alloc((nplanes, *shape), np.int32, 0) if params.enable_ctx else None,
         out_dq=alloc(shape, np.uint32, 0) if params.propagate_dq else None,
         disable_ctx=not params.enable_ctx, backend=params.backend,
@@ -186,7 +190,7 @@ def drizzle_group(get, n_inputs, grid, params, progress=None, alloc=None, worker
     if var_acc is not None:
         variances = var_acc.finalize(psr)
         if params.enable_err:
-            result.err = error_from_variances(variances, alloc)
+            result.err = error_from_variances(variances, alloc, var_acc.covered)
         if params.report_var:
             for name in VARIANCE_NAMES:
                 setattr(result, name, variances[name])

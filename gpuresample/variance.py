@@ -107,6 +107,7 @@ class VarianceAccumulator:
         self.alloc = alloc
         self.wsum = {n: alloc(shape, np.float32, np.nan) for n in VARIANCE_NAMES}
         self.wt = {n: alloc(shape, np.float32, 0) for n in VARIANCE_NAMES}
+        self.covered = None  # (y0, y1, x0, x1): union of the boxes seen
 
     def combine(self, img, box, resampled):
         """Fold one exposure's resampled variances into the sums.
@@ -117,6 +118,8 @@ class VarianceAccumulator:
         whole canvas: ~4x faster and with small temporaries.
         """
         y0, y1, x0, x1 = box
+        c = self.covered
+        self.covered = box if c is None else (min(c[0], y0), max(c[1], y1), min(c[2], x0), max(c[3], x1))
         ivm = self.weight_type.startswith("ivm")
         rn = resampled.get("var_rnoise")
         if ivm and rn is None:
@@ -145,37 +148,43 @@ class VarianceAccumulator:
                     wt[...] = np.where(m, wt + weight, wt)
 
     def finalize(self, pscale_ratio):
-        """Final variance images {name: float32}, computed in place of the sums."""
+        """Final variance images {name: float32}, computed in place of the sums.
+
+        Only the union of the footprint boxes is computed: elsewhere the sum is
+        still NaN (and the weight 0), which stcal's formula maps to NaN too.
+        """
         scaling = 1.0 if pscale_ratio is None else 1.0 / pscale_ratio**2
         out = {}
-        ny = self.shape[0]
-        step = max(1, (1 << 22) // max(self.shape[1], 1))  # row blocks: bounded temporaries
+        y0, y1, x0, x1 = self.covered or (0, 0, 0, 0)
+        step = max(1, (1 << 22) // max(x1 - x0, 1))  # row blocks: bounded temporaries
         with np.errstate(invalid="ignore", divide="ignore"):
             for name in VARIANCE_NAMES:
                 wsum, wt = self.wsum.pop(name), self.wt.pop(name)
-                for r0 in range(0, ny, step):
-                    r1 = min(r0 + step, ny)
-                    wsum[r0:r1] = (wsum[r0:r1] * scaling / wt[r0:r1] / wt[r0:r1]).astype(np.float32)
+                for r0 in range(y0, y1, step):
+                    r1 = min(r0 + step, y1)
+                    s, w = wsum[r0:r1, x0:x1], wt[r0:r1, x0:x1]
+                    s[...] = (s * scaling / w / w).astype(np.float32)
                 out[name] = wsum
                 del wt
         return out
 
 
-def error_from_variances(variances, alloc=None):
+def error_from_variances(variances, alloc=None, covered=None):
     """``sqrt(nansum(var_*))``; NaN where every variance is NaN (stcal rule).
 
-    Computed in row blocks so the temporaries stay small.
+    Computed in row blocks over ``covered`` (y0, y1, x0, x1; default the whole
+    image) so the temporaries stay small; outside it every variance is NaN.
     """
-    first = variances[VARIANCE_NAMES[0]]
-    shape = first.shape
-    err = (alloc or (lambda shp, dt, fill: np.empty(shp, dt)))(shape, np.float32, 0)
-    step = max(1, (1 << 22) // max(shape[1], 1))
-    for r0 in range(0, shape[0], step):
-        r1 = min(r0 + step, shape[0])
-        stack = [variances[n][r0:r1] for n in VARIANCE_NAMES]
+    shape = variances[VARIANCE_NAMES[0]].shape
+    err = (alloc or _ram_alloc)(shape, np.float32, np.nan)
+    y0, y1, x0, x1 = covered if covered is not None else (0, shape[0], 0, shape[1])
+    step = max(1, (1 << 22) // max(x1 - x0, 1))
+    for r0 in range(y0, y1, step):
+        r1 = min(r0 + step, y1)
+        stack = [variances[n][r0:r1, x0:x1] for n in VARIANCE_NAMES]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             block = np.sqrt(np.nansum(stack, axis=0))
         block[np.all(np.isnan(stack), axis=0)] = np.nan
-        err[r0:r1] = block
+        err[r0:r1, x0:x1] = block
     return err

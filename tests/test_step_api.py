@@ -238,3 +238,13 @@ def test_workers_do_not_change_results(scene):
         np.testing.assert_array_equal(getattr(parallel, name), arr, err_msg=name)
     with pytest.raises(ValueError, match="workers must be"):
         resample(scene, workers=0)
+
+
+def test_numeric_fillval_only_changes_empty_pixels(scene):
+    nan_fill = resample(scene)
+    zero_fill = resample(scene, fillval=0)
+    empty = nan_fill.wht == 0
+    assert empty.any()
+    assert np.all(zero_fill.data[empty] == 0)
+    np.testing.assert_array_equal(zero_fill.data[~empty], nan_fill.data[~empty])
+    np.testing.assert_array_equal(zero_fill.wht, nan_fill.wht)

@@ -66,6 +66,11 @@ def _process_fillval(fillval, out_img_given, name):
     return text
 
 
+def _zeros(shape, dtype, fill):
+    # np.zeros maps lazily zeroed pages: untouched parts of a big canvas cost nothing
+    return np.zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype)
+
+
 def _fill_number(text):
     """Numeric value of a processed fill string (INDEF -> NaN for allocation)."""
     return np.nan if text == "INDEF" else float(text)
@@ -164,6 +169,10 @@ class Drizzle:
         ID (pre-allocates context planes; more planes are added as needed).
     disable_ctx : bool
         Do not keep a context image.
+    allocator : callable, optional
+        ``allocator(shape, dtype, fill)`` for the output arrays the object
+        creates itself (default: numpy in RAM); gpuresample uses it for
+        memory-mapped scratch outputs.
     backend : {"auto", "cpu"}
         Where the computation runs.  ``"auto"`` honours the
         ``GPURESAMPLE_BACKEND`` environment variable, else picks the best
@@ -186,7 +195,9 @@ class Drizzle:
         max_ctx_id=None,
         disable_ctx=False,
         backend="auto",
+        allocator=None,
     ):
+        self._alloc = allocator or _zeros
         self._kernel = normalize_kernel(kernel)
         self._backend = get_backend(backend)
         self._disable_ctx = bool(disable_ctx)
@@ -274,11 +285,11 @@ class Drizzle:
     # ------------------------------------------------------------------ state
     def _alloc_outputs(self, out_img, out_wht, out_ctx):
         shape = self._out_shape
-        self._out_wht = np.zeros(shape, np.float32) if out_wht is None else out_wht
+        self._out_wht = self._alloc(shape, np.float32, 0) if out_wht is None else out_wht
         if not self._disable_ctx:
             if out_ctx is None:
                 nplanes = self._max_ctx_id // CTX_PLANE_BITS + 1
-                out_ctx = np.zeros((nplanes, *shape), np.int32)
+                out_ctx = self._alloc((nplanes, *shape), np.int32, 0)
             elif out_wht is not None and np.any(
                 np.bitwise_xor(self._out_wht > 0.0, np.any(out_ctx != 0, axis=0))
             ):
@@ -288,7 +299,7 @@ class Drizzle:
                 )
             self._out_ctx = out_ctx
         if out_img is None:
-            out_img = np.full(shape, _fill_number(self._fillval), dtype=np.float32)
+            out_img = self._alloc(shape, np.float32, _fill_number(self._fillval))
         self._out_img = out_img
 
     def _next_ctx_bit(self):
@@ -440,7 +451,7 @@ class Drizzle:
             fv = np.float32(_fill_number(self._fillval2))
             self._out_img2 = [np.full(self._out_shape, fv, np.float32) for _ in step.data2]
         if step.dq is not None and self._out_dq is None:
-            self._out_dq = np.zeros(self._out_shape, np.uint32)
+            self._out_dq = self._alloc(self._out_shape, np.uint32, 0)
         step.ctx_plane, step.ctx_bit = self._next_ctx_bit()
         self._texptime += float(exptime)
 

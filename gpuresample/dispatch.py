@@ -110,22 +110,21 @@ def drizzle_group(get, n_inputs, grid, params, progress=None, alloc=None, worker
     shape = grid.shape
     psr = grid.pixel_scale_ratio
     alloc = alloc or (lambda shp, dt, fill: np.full(shp, fill, dt))
-    nplanes = (max(n_inputs, 1) - 1) // 32 + 1
     # Pre-filling the output with the fill value and passing "INDEF" is the
     # same as drizzle's re-fill of zero-weight pixels after every image (a
     # zero-weight pixel takes the first contribution verbatim), without that
     # whole-canvas pass per exposure.
+    # The other arrays come from ``alloc`` through Drizzle, which then has no
+    # caller-supplied weight/context to cross-check (a whole-canvas scan).
     driz = Drizzle(
-        kernel=params.kernel, fillval="INDEF",
-        out_img=alloc(shape, np.float32, float(params.fillval)), out_wht=alloc(shape, np.float32, 0),
-        out_ctx=alloc((nplanes, *shape), np.int32, 0) if params.enable_ctx else None,
-        out_dq=alloc(shape, np.uint32, 0) if params.propagate_dq else None,
-        disable_ctx=not params.enable_ctx, backend=params.backend,
+        kernel=params.kernel, fillval="INDEF", out_img=alloc(shape, np.float32, float(params.fillval)),
+        max_ctx_id=max(n_inputs, 1) - 1, disable_ctx=not params.enable_ctx, backend=params.backend,
+        allocator=alloc,
     )
     err_driz = None
     if params.enable_err and params.err_from == "driz":
         err_driz = Drizzle(kernel=params.kernel, fillval=params.fillval, out_shape=shape,
-                           disable_ctx=True, backend=params.backend)
+                           disable_ctx=True, backend=params.backend, allocator=alloc)
     first = get(0)
     if psr is None:
         psr = _ratio_from_input(first, grid)

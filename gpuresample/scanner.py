@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-__all__ = ["FootprintPolygon", "inverted_footprint", "shrink_box"]
+__all__ = ["FootprintPolygon", "RowLimits", "inverted_footprint", "row_limits", "shrink_box"]
 
 MAX_INV_ERR = 0.03  # pixmap inversion tolerance (input pixels), as drizzle
 VERTEX_ATOL = 1.0e-12  # vertices closer than this are one vertex
@@ -260,3 +260,205 @@ def inverted_footprint(pixmap, out_shape, xmin, xmax, ymin, ymax):
             return FootprintPolygon([], False)
         inv.append(r)
     return FootprintPolygon(inv, True)
+
+
+class _Edge:
+    __slots__ = ("c", "m", "v1", "v2")
+
+    def __init__(self, v1, v2, position):
+        self.v1, self.v2 = v1, v2
+        dy = v2[1] - v1[1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.m = float(np.float64(v2[0] - v1[0]) / np.float64(dy))
+            b = float(np.float64(v1[0] * v2[1] - v1[1] * v2[0]) / np.float64(dy))
+        # shift the intercept so that whole pixels fit inside the edge
+        self.c = b - math.copysign(0.5 + 0.5 * abs(self.m), float(position))
+
+
+class _Scanner:
+    """drizzle's polygon scanner: left/right edge chains from bottom to top."""
+
+    def __init__(self, poly, box):
+        self.xmin, self.xmax, self.ymin, self.ymax = box
+        self.left = self.right = None
+        n = len(poly)
+        if n < 3:
+            self.valid = False
+            return
+        self.valid = True
+        ys = [v[1] for v in poly]
+        min_left = 0
+        min_y = ys[0]
+        for k in range(1, n):
+            if ys[k] < min_y:
+                min_left, min_y = k, ys[k]
+        i1, i2 = (min_left - 1) % n, (min_left + 1) % n
+        min_right = i1 if ys[i1] < ys[i2] else i2
+        if ys[min_right] <= min_y * (1.0 + math.copysign(VERTEX_ATOL, min_y)):
+            if poly[min_left][0] > poly[min_right][0]:
+                min_left, min_right = min_right, min_left
+        else:
+            min_right = min_left
+        max_right = 0
+        max_y = ys[0]
+        for k in range(1, n):
+            if ys[k] > max_y:
+                max_right, max_y = k, ys[k]
+        i1, i2 = (max_right - 1) % n, (max_right + 1) % n
+        max_left = i1 if ys[i1] > ys[i2] else i2
+        if ys[max_left] >= max_y * (1.0 - math.copysign(VERTEX_ATOL, max_y)):
+            if poly[max_left][0] > poly[max_right][0]:
+                max_left, max_right = max_right, max_left
+        else:
+            max_left = max_right
+        if max_left > min_left:
+            min_left += n
+        self.left_edges = []
+        for k in range(min_left - max_left):
+            a = (min_left - k) % n
+            self.left_edges.append(_Edge(poly[a], poly[(a - 1) % n], -1))
+        if max_right < min_right:
+            max_right += n
+        self.right_edges = []
+        for k in range(max_right - min_right):
+            a = (min_right + k) % n
+            self.right_edges.append(_Edge(poly[a], poly[(a + 1) % n], 1))
+        self.li = self.ri = 0
+        self.left = bool(self.left_edges)
+        self.right = bool(self.right_edges)
+        self.min_y, self.max_y = min_y, max_y
+
+    def limits(self, y):
+        """(status, x1, x2) for input row ``y`` (call with increasing y); status as drizzle."""
+        if self.ymax >= self.ymin and (y < 0 or y > self.ymax):
+            return 2, 0, 0
+        pyb, pyt = y - 0.5, y + 0.5
+        if pyt <= self.min_y or pyb >= self.max_y + 1:
+            return 2, 0, 0
+        if not (self.left and self.right):
+            return 1, 0, 0
+        le, re = self.left_edges, self.right_edges
+        while pyb > le[self.li].v2[1]:
+            if self.li == len(le) - 1:
+                self.left = self.right = False
+                return 1, 0, 0
+            self.li += 1
+        while pyb > re[self.ri].v2[1]:
+            if self.ri == len(re) - 1:
+                self.left = self.right = False
+                return 1, 0, 0
+            self.ri += 1
+        el, er = le[self.li], re[self.ri]
+        xlb = el.m * y + el.c - MAX_INV_ERR
+        xrb = er.m * y + er.c + MAX_INV_ERR
+        while pyt > le[self.li].v2[1] + 0.5 + MAX_INV_ERR:
+            if self.li == len(le) - 1:
+                self.left = self.right = False
+                return 1, 0, 0
+            self.li += 1
+        while pyt > re[self.ri].v2[1] + 0.5 + MAX_INV_ERR:
+            if self.ri == len(re) - 1:
+                self.left = self.right = False
+                return 1, 0, 0
+            self.ri += 1
+        el, er = le[self.li], re[self.ri]
+        xlt = el.m * y + el.c - MAX_INV_ERR
+        xrt = er.m * y + er.c + MAX_INV_ERR
+        if self.xmax >= self.xmin:
+            xlb, xlt = max(xlb, self.xmin), max(xlt, self.xmin)
+            xrb, xrt = min(xrb, self.xmax), min(xrt, self.xmax)
+        if xlt >= xrt:
+            x1, x2 = _cround(xlb), _cround(xrb)
+            if xlb >= xrb:
+                return 3, x1, x2
+        elif xlb >= xrb:
+            x1, x2 = _cround(xlt), _cround(xrt)
+        else:
+            x1, x2 = _cround(max(xlb, xlt)), _cround(min(xrb, xrt))
+        return 0, x1, x2
+
+
+def _cround(x):
+    """C ``(int) round(x)``: half away from zero (NaN -> INT_MIN as on x86-64)."""
+    if math.isnan(x):
+        return -(2**31)
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+class RowLimits:
+    """Which input pixels drizzle visits: ``x1[j]..x2[j]`` (inclusive) of row ``j``.
+
+    ``x1[j] > x2[j]`` marks a row that is not visited.  ``nmiss_base`` and
+    ``nskip`` are drizzle's counts from the scan alone (pixels skipped
+    inside visited rows because their pixmap is NaN or they land off the
+    output are counted by the kernel).  ``visited`` is False when drizzle
+    processes nothing at all (its scanner could not be set up).
+    """
+
+    def __init__(self, ny):
+        self.x1 = np.zeros(ny, np.int64)
+        self.x2 = np.full(ny, -1, np.int64)
+        self.nskip = 0
+        self.nmiss_base = 0
+        self.visited = True
+
+
+def row_limits(pixmap, out_shape, xmin, xmax, ymin, ymax):
+    """drizzle's per-row input limits for the square/point/turbo/gaussian/lanczos kernels.
+
+    ``xmin..ymax`` is the inclusive input box as passed to drizzle (before its
+    NaN shrinking, which is applied here).  Returns :class:`RowLimits`.
+    """
+    ny = pixmap.shape[0]
+    res = RowLimits(ny)
+    xmin, xmax, ymin, ymax, ok = shrink_box(pixmap, xmin, xmax, ymin, ymax)
+    if not ok:
+        raise ValueError("too few valid pixels in the pixel map")
+    box = (xmin, xmax, ymin, ymax)
+    interp = _PixmapInterpolator(pixmap, box)
+    corners = [(xmin - 0.5, ymin - 0.5), (xmax + 0.5, ymin - 0.5), (xmax + 0.5, ymax + 0.5), (xmin - 0.5, ymax + 0.5)]
+    poly = list(corners)  # drizzle falls back to the input box when mapping fails
+    mapped = []
+    for cx, cy in corners:
+        m = interp.map_point(cx, cy)
+        if m is None:
+            mapped = None
+            break
+        mapped.append(m)
+    if mapped is not None:
+        ny_out, nx_out = out_shape
+        window = [(-0.5, -0.5), (nx_out - 0.5, -0.5), (nx_out - 0.5, ny_out - 0.5), (-0.5, ny_out - 0.5)]
+        clipped = _clip(mapped, window)
+        if clipped is None:
+            poly = list(corners)
+        else:
+            poly = []
+            for v in clipped:
+                r = interp.invert(*v)
+                if r is None:
+                    break  # drizzle keeps the vertices inverted so far, unoriented
+                _append(poly, r)
+            else:
+                poly = _orient_ccw(poly)
+    scan = _Scanner(poly, box)
+    if not scan.valid:
+        res.visited = False
+        return res
+    y_lo = max(0, int(scan.min_y + 0.5 + 2.0 * MAX_INV_ERR))
+    y_hi = min(ymax, int(scan.max_y + 2.0 * MAX_INV_ERR))
+    width = xmax - xmin
+    res.nskip = (ymax - ymin) - (y_hi - y_lo)
+    res.nmiss_base = res.nskip * width
+    for j in range(y_lo, y_hi + 1):
+        status, x1, x2 = scan.limits(j)
+        if status == 1:
+            res.nskip += y_hi + 1 - j
+            res.nmiss_base += (y_hi + 1 - j) * width
+            break
+        if status in (2, 3):
+            res.nmiss_base += width
+            res.nskip += 1
+            continue
+        res.nmiss_base += width - (x2 + 1 - x1)
+        res.x1[j], res.x2[j] = x1, x2
+    return res

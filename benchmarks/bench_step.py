@@ -86,7 +86,8 @@ else:
     est = estimate_memory(shape, n, size * size, enable_ctx=True, enable_var=True, propagate_dq=False,
                           workers=1)["total"]
 elapsed = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM (reset at exec) rather than ru_maxrss (carried over exec from the parent)
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
 child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps({"which": which, "seconds": elapsed, "peak_mib": peak, "base_mib": base, "shape": shape,
                   "helper_peak_mib": child,

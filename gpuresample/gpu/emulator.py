@@ -1,0 +1,134 @@
+"""The host emulator: the same ``kernels/*.cu`` compiled with g++ and run serially.
+
+A generated C++ file includes ``cuda_host_shim.h`` and every kernel source,
+and adds one launcher per entry point, ``emu_<name>(grid, block, params...)``,
+that runs every (block, thread) of the launch in turn with the built-in index
+variables set.  The shared library is cached by a hash of everything that
+goes into it (sources, shim, compiler and flags) and written atomically
+(temporary file + rename), so concurrent processes never load half a file.
+``-ffp-contract=off`` keeps g++ from fusing multiply-adds that the GPU code
+does not fuse either.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendUnavailableError
+from ..kernel_sources import kernel_dir
+from .signatures import check_args, kernel_signatures
+
+__all__ = ["EmulatorModule", "load_emulator"]
+
+CXXFLAGS = ("-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-fno-fast-math")
+
+_CTYPE_SCALAR = {
+    np.dtype(np.float64): ctypes.c_double,
+    np.dtype(np.float32): ctypes.c_float,
+    np.dtype(np.int32): ctypes.c_int32,
+    np.dtype(np.uint32): ctypes.c_uint32,
+    np.dtype(np.int64): ctypes.c_int64,
+    np.dtype(np.uint64): ctypes.c_uint64,
+}
+
+_loaded = {}
+
+
+def _cache_dir():
+    root = os.environ.get("GPURESAMPLE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gpuresample"
+    )
+    path = Path(root) / "emulator"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _wrapper_source(sigs, sources):
+    lines = ['#include "cuda_host_shim.h"']
+    lines += [f'#include "{s.name}"' for s in sources]
+    for sig in sigs.values():
+        args = ", ".join(p.name for p in sig.params)
+        lines.append(
+            f'extern "C" void emu_{sig.name}(unsigned int gx, unsigned int bx, {sig.c_params()}) {{\n'
+            f"    gridDim = {{gx, 1, 1}}; blockDim = {{bx, 1, 1}};\n"
+            f"    for (unsigned int b = 0; b < gx; ++b) {{\n"
+            f"        blockIdx = {{b, 0, 0}};\n"
+            f"        for (unsigned int t = 0; t < bx; ++t) {{ threadIdx = {{t, 0, 0}}; {sig.name}({args}); }}\n"
+            f"    }}\n}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _compiler():
+    cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    if cxx is None:
+        raise BackendUnavailableError("the emulator backend needs a C++ compiler (g++); none was found")
+    return cxx
+
+
+def load_emulator():
+    """Build (or reuse) the host library of every kernel; return an :class:`EmulatorModule`."""
+    kdir = kernel_dir()
+    sources = sorted(kdir.glob("*.cu"))
+    sigs = kernel_signatures()
+    wrapper = _wrapper_source(sigs, sources)
+    cxx = _compiler()
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    h = hashlib.sha256()
+    for part in (wrapper, " ".join(CXXFLAGS), cxx, *version):
+        h.update(part.encode())
+    for path in sorted(kdir.iterdir()):
+        if path.suffix in (".cu", ".cuh", ".h"):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    key = h.hexdigest()[:20]
+    if key in _loaded:
+        return _loaded[key]
+    lib_path = _cache_dir() / f"gpuresample_kernels_{key}.so"
+    if not lib_path.exists():
+        with tempfile.TemporaryDirectory(dir=lib_path.parent) as tmp:
+            src = Path(tmp) / "emulator.cpp"
+            src.write_text(wrapper)
+            out = Path(tmp) / "lib.so"
+            proc = subprocess.run([cxx, *CXXFLAGS, f"-I{kdir}", str(src), "-o", str(out)],
+                                  capture_output=True, text=True)
+            if proc.returncode:
+                raise BackendUnavailableError(f"building the emulator failed:\n{proc.stderr[-4000:]}")
+            os.replace(out, lib_path)  # atomic: another process sees all of it or nothing
+    module = EmulatorModule(ctypes.CDLL(str(lib_path)), sigs)
+    _loaded[key] = module
+    return module
+
+
+class EmulatorModule:
+    """Launch kernels on the host with the same argument rules as on the GPU."""
+
+    def __init__(self, lib, sigs):
+        self.lib = lib
+        self.sigs = sigs
+        for sig in sigs.values():
+            fn = getattr(lib, f"emu_{sig.name}")
+            fn.restype = None
+            fn.argtypes = [ctypes.c_uint, ctypes.c_uint] + [
+                ctypes.c_void_p if p.pointer else _CTYPE_SCALAR[p.dtype] for p in sig.params
+            ]
+
+    def launch(self, name, grid, block, args):
+        """Run kernel ``name`` on ``grid`` blocks of ``block`` threads (1-D)."""
+        sig = self.sigs[name]
+        check_args(sig, args)
+        cargs = []
+        for p, a in zip(sig.params, args, strict=True):
+            if p.pointer:
+                cargs.append(None if a is None else a.ctypes.data)
+            else:
+                cargs.append(a.item())
+        getattr(self.lib, f"emu_{name}")(int(grid), int(block), *cargs)

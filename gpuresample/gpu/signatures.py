@@ -1,0 +1,124 @@
+"""Kernel entry points and their C parameter types, read from the .cu sources.
+
+Every entry point is ``extern "C" __global__ void name(params)``.  The parsed
+types drive both launchers (CuPy and the host emulator) and the argument
+check: a Python int reaches CuPy as int64 and a float as double, so every
+argument must already have exactly the C type of its parameter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..kernel_sources import kernel_dir
+
+__all__ = ["KernelSignature", "Param", "check_args", "kernel_signatures"]
+
+_ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\((.*?)\)\s*\{', re.S)
+
+# C base type -> numpy dtype (pointers: element type; scalars: the value's type)
+_CTYPES = {
+    "double": np.float64,
+    "float": np.float32,
+    "int": np.int32,
+    "unsigned int": np.uint32,
+    "unsigned": np.uint32,
+    "i64": np.int64,
+    "long long": np.int64,
+    "unsigned long long": np.uint64,
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    ctype: str  # base type, e.g. "double"
+    pointer: bool
+    const: bool
+
+    @property
+    def dtype(self):
+        return np.dtype(_CTYPES[self.ctype])
+
+
+@dataclass(frozen=True)
+class KernelSignature:
+    name: str
+    file: str
+    params: tuple
+
+    def c_params(self):
+        """The parameter list as C source (for generated launchers)."""
+        out = []
+        for p in self.params:
+            t = ("const " if p.const else "") + p.ctype + ("*" if p.pointer else "")
+            out.append(f"{t} {p.name}")
+        return ", ".join(out)
+
+
+def _parse_param(text, where):
+    t = re.sub(r"//.*", "", text)
+    t = t.replace("__restrict__", " ").replace("\n", " ").strip()
+    m = re.match(r"^(const\s+)?([A-Za-z_][\w ]*?)\s*(\*?)\s*(?:const\s+)?(\w+)$", t)
+    if not m:
+        raise ValueError(f"{where}: cannot parse kernel parameter {text.strip()!r}")
+    const, base, star, name = m.groups()
+    base = " ".join(base.split())
+    if base not in _CTYPES:
+        raise ValueError(f"{where}: unsupported parameter type {base!r} in {text.strip()!r}")
+    return Param(name=name, ctype=base, pointer=bool(star), const=bool(const))
+
+
+def parse_signatures(source, filename):
+    """Entry points of one source text."""
+    source = re.sub(r"//[^\n]*", "", source)
+    sigs = []
+    for m in _ENTRY.finditer(source):
+        params = tuple(_parse_param(p, f"{filename}:{m.group(1)}") for p in m.group(2).split(",") if p.strip())
+        sigs.append(KernelSignature(name=m.group(1), file=filename, params=params))
+    return sigs
+
+
+def kernel_signatures():
+    """{name: KernelSignature} for every entry point in ``kernels/*.cu``."""
+    out = {}
+    for path in sorted(kernel_dir().glob("*.cu")):
+        for sig in parse_signatures(path.read_text(), path.name):
+            if sig.name in out:
+                raise ValueError(f"kernel {sig.name} defined twice ({out[sig.name].file}, {path.name})")
+            out[sig.name] = sig
+    return out
+
+
+def check_args(sig, args):
+    """Raise TypeError unless ``args`` match ``sig`` exactly (arrays: dtype; scalars: numpy type).
+
+    Arrays may be numpy or CuPy arrays (anything with ``dtype`` and
+    ``ndim``), or None for a null pointer.  Scalars must be numpy scalars of
+    the parameter's type (``np.int64(3)``, not ``3``).
+    """
+    if len(args) != len(sig.params):
+        raise TypeError(f"{sig.name}: expected {len(sig.params)} arguments, got {len(args)}")
+    for p, a in zip(sig.params, args, strict=True):
+        if p.pointer:
+            if a is None:
+                continue
+            if not hasattr(a, "dtype") or getattr(a, "ndim", 0) == 0:
+                raise TypeError(
+                    f"{sig.name}: argument {p.name!r} must be an array of {p.dtype}, got {type(a).__name__}"
+                )
+            if a.dtype != p.dtype:
+                raise TypeError(f"{sig.name}: argument {p.name!r} must have dtype {p.dtype}, got {a.dtype}")
+            if not a.flags.c_contiguous:
+                raise TypeError(f"{sig.name}: argument {p.name!r} must be C-contiguous")
+            if not p.const and not a.flags.writeable:
+                raise TypeError(f"{sig.name}: argument {p.name!r} is written to but not writeable")
+        else:
+            if not isinstance(a, np.generic) or a.dtype != p.dtype:
+                raise TypeError(
+                    f"{sig.name}: argument {p.name!r} must be a numpy {p.dtype} scalar "
+                    f"(a Python number would reach the GPU with the wrong width), got {a!r} ({type(a).__name__})"
+                )

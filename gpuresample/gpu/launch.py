@@ -7,8 +7,8 @@ the merge into the running outputs — and works with an array module ``xp``
 ``launch(name, grid, block, args)``.  The emulator therefore exercises the
 launch path the GPU uses.
 
-Status (issue 4, in progress): the point and tophat kernels and the merge;
-square, turbo, gaussian and lanczos kernels and ``data2`` are not ported yet,
+Status (issue 4, in progress): the point, square and tophat kernels and the
+merge; turbo, gaussian and lanczos kernels and ``data2`` are not ported yet,
 so this is not yet selectable as a Drizzle backend.
 """
 
@@ -38,7 +38,7 @@ class GpuDrizzleKernels:
     ``xp`` is the array module of the device, ``module`` the loaded kernels.
     """
 
-    KERNELS = ("point", "tophat")
+    KERNELS = ("point", "square", "tophat")
 
     def __init__(self, xp, module):
         self.xp = xp
@@ -67,20 +67,27 @@ class GpuDrizzleKernels:
         nmiss = xp.zeros(1, np.uint64)
         ctx = None if step.ctx_plane is None else driz.out_ctx[step.ctx_plane]
         bit = np.int32(0) if step.ctx_bit is None else np.uint32(1 << step.ctx_bit).view(np.int32)
-        iscale = np.float32(step.iscale / step.expscale)
+        # drizzle keeps iscale as float and divides it by the (float) exposure time
+        iscale = np.float32(step.iscale)
+        if step.in_units != "cps":
+            iscale = np.float32(iscale / np.float32(step.expscale))
         common_out = (np.int64(nx), np.int64(ny), np.int64(nx_out), np.int64(ny_out), iscale,
                       np.float32(step.wht_scale))
         nskip = 0
         extra_miss = 0
         n_in = nx * ny
-        if step.kernel == "point":
+        if step.kernel in ("point", "square"):
             lim = row_limits(step.pixmap, driz.out_shape, step.xmin, step.xmax, step.ymin, step.ymax)
             if not lim.visited:
                 return 0, 0  # drizzle processes nothing and reports nothing
             nskip, extra_miss = lim.nskip, lim.nmiss_base
-            args = (pixmap, data, weight, dq, self._dev(lim.x1, np.int64), self._dev(lim.x2, np.int64),
-                    *common_out, sum_wd, sum_w, ctx, bit, dq_acc, nmiss)
-            self.module.launch("drizzle_point", grid_size(n_in), BLOCK, args)
+            rows = (self._dev(lim.x1, np.int64), self._dev(lim.x2, np.int64))
+            outs = (sum_wd, sum_w, ctx, bit, dq_acc, nmiss)
+            if step.kernel == "point":
+                args = (pixmap, data, weight, dq, *rows, *common_out, *outs)
+            else:
+                args = (pixmap, data, weight, dq, *rows, *common_out, np.float64(step.pixfrac), *outs)
+            self.module.launch(f"drizzle_{step.kernel}", grid_size(n_in), BLOCK, args)
         else:
             pfo = np.float64(step.pixfrac / step.pscale_ratio / 2.0)
             box = (np.int64(step.xmin), np.int64(step.xmax), np.int64(step.ymin), np.int64(step.ymax))

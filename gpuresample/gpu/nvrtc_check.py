@@ -15,8 +15,9 @@ from ..kernel_sources import kernel_dir
 
 __all__ = ["BACKEND_OPTIONS", "NvrtcResult", "compile_source"]
 
-#: Options the CUDA backend passes to CuPy's RawModule (plus CuPy's own -ftz=true).
-BACKEND_OPTIONS = ("--std=c++17", "-ftz=true")
+#: Options the CUDA backend passes to CuPy's RawModule (plus CuPy's own -ftz=true).  No fused
+#: multiply-add: the geometry must round as drizzle's C code does (the host build uses -ffp-contract=off).
+BACKEND_OPTIONS = ("--std=c++17", "-ftz=true", "--fmad=false")
 
 
 @dataclass

@@ -24,6 +24,8 @@ static gpuresample_dim3 blockDim, gridDim;
 
 using std::ceil;
 using std::floor;
+using std::fmax;
+using std::fmin;
 using std::isnan;
 using std::round;
 using std::sqrt;

@@ -89,7 +89,7 @@ def _inputs(seed, psr, n=35):
                    wht_scale=1.0 + 0.1 * (k % 3))
 
 
-@pytest.mark.parametrize("kernel", ["point", "square", "tophat"])
+@pytest.mark.parametrize("kernel", ["point", "square", "turbo", "tophat"])
 @pytest.mark.parametrize("pixfrac", [1.0, 0.5, 0.1])
 @pytest.mark.parametrize("psr", [0.5, 1.0, 1.5])
 def test_emulator_matches_cpu(emulator, kernel, pixfrac, psr):

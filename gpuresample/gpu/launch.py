@@ -7,8 +7,8 @@ the merge into the running outputs — and works with an array module ``xp``
 ``launch(name, grid, block, args)``.  The emulator therefore exercises the
 launch path the GPU uses.
 
-Status (issue 4, in progress): the point, square and tophat kernels and the
-merge; turbo, gaussian and lanczos kernels and ``data2`` are not ported yet,
+Status (issue 4, in progress): the point, square, turbo and tophat kernels and
+the merge; gaussian and lanczos kernels and ``data2`` are not ported yet,
 so this is not yet selectable as a Drizzle backend.
 """
 
@@ -38,7 +38,7 @@ class GpuDrizzleKernels:
     ``xp`` is the array module of the device, ``module`` the loaded kernels.
     """
 
-    KERNELS = ("point", "square", "tophat")
+    KERNELS = ("point", "square", "turbo", "tophat")
 
     def __init__(self, xp, module):
         self.xp = xp
@@ -76,7 +76,7 @@ class GpuDrizzleKernels:
         nskip = 0
         extra_miss = 0
         n_in = nx * ny
-        if step.kernel in ("point", "square"):
+        if step.kernel in ("point", "square", "turbo"):
             lim = row_limits(step.pixmap, driz.out_shape, step.xmin, step.xmax, step.ymin, step.ymax)
             if not lim.visited:
                 return 0, 0  # drizzle processes nothing and reports nothing
@@ -85,8 +85,13 @@ class GpuDrizzleKernels:
             outs = (sum_wd, sum_w, ctx, bit, dq_acc, nmiss)
             if step.kernel == "point":
                 args = (pixmap, data, weight, dq, *rows, *common_out, *outs)
-            else:
+            elif step.kernel == "square":
                 args = (pixmap, data, weight, dq, *rows, *common_out, np.float64(step.pixfrac), *outs)
+            else:  # turbo: drizzle holds pscale_ratio as float
+                psr = float(np.float32(step.pscale_ratio))
+                pfo = np.float64(step.pixfrac / psr / 2.0)
+                scale = np.float64(1.0 / (step.pixfrac * step.pixfrac) * psr * psr)
+                args = (pixmap, data, weight, dq, *rows, *common_out, pfo, scale, *outs)
             self.module.launch(f"drizzle_{step.kernel}", grid_size(n_in), BLOCK, args)
         else:
             pfo = np.float64(step.pixfrac / step.pscale_ratio / 2.0)

@@ -23,6 +23,8 @@ static gpuresample_dim3 blockDim, gridDim;
 #define __restrict__ __restrict
 
 using std::ceil;
+using std::exp;
+using std::fabs;
 using std::floor;
 using std::fmax;
 using std::fmin;

@@ -22,15 +22,25 @@ __device__ __forceinline__ i64 c_round(double x) {
     return (i64)round(x);
 }
 
-// One contribution of value d with weight w to output pixel idx:
-// sum_wd += w * d, sum_w += w (float64 accumulators), the context bit and
-// the DQ bits are OR-ed in when the weight is positive / non-zero.
-__device__ __forceinline__ void contribute(i64 idx, float d, float w, double* sum_wd, double* sum_w,
+// One contribution of value d with weight w64 (drizzle's float dow, computed
+// in double here) to output pixel idx: sum_wd += w * d, sum_w += w (float64
+// accumulators); the context bit when the weight is positive and the DQ bits
+// when it is non-zero.
+//
+// drizzle rounds the weight to float and skips it when that gives 0.  The GPU
+// code is compiled with -ftz=true, which would flush float denormals to 0, so
+// the decision is made in double: |w64| <= 2^-150 is exactly the set of values
+// that round to a float zero.  Normal weights are rounded to float as drizzle
+// does; denormal-range ones are kept in double (no float can hold them under ftz).
+__device__ __forceinline__ void contribute(i64 idx, float d, double w64, double* sum_wd, double* sum_w,
                                            int* ctx, int bit, const unsigned int* dq_in, i64 src,
                                            unsigned int* dq_acc) {
-    if (w == 0.0f) return;  // drizzle skips zero-weight contributions entirely
-    atomicAdd(&sum_wd[idx], (double)w * (double)d);
-    atomicAdd(&sum_w[idx], (double)w);
-    if (ctx != 0 && w > 0.0f) atomicOr(&ctx[idx], bit);
+    const double tiny = 7.006492321624085e-46;  // 2^-150
+    const double aw = fabs(w64);
+    if (aw <= tiny) return;
+    const double w = aw >= 1.1754943508222875e-38 ? (double)(float)w64 : w64;  // FLT_MIN
+    atomicAdd(&sum_wd[idx], w * (double)d);
+    atomicAdd(&sum_w[idx], w);
+    if (ctx != 0 && w > 0.0) atomicOr(&ctx[idx], bit);
     if (dq_acc != 0) atomicOr(&dq_acc[idx], dq_in[src]);
 }

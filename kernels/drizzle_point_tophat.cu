@@ -36,7 +36,7 @@ extern "C" __global__ void drizzle_point(
         if (ii < 0 || ii >= nx_out || jj < 0 || jj >= ny_out) { atomicAdd(nmiss, 1ULL); continue; }
         const float d = data[k] * iscale;
         const float w = weight[k] * wht_scale;
-        contribute(jj * nx_out + ii, d, w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
+        contribute(jj * nx_out + ii, d, (double)w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
     }
 }
 
@@ -71,7 +71,7 @@ extern "C" __global__ void drizzle_tophat(
                 const double dx = ox - (double)ii;
                 if (dx * dx + dy * dy <= pfo2) {
                     hit = true;
-                    contribute(jj * nx_out + ii, d, w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
+                    contribute(jj * nx_out + ii, d, (double)w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
                 }
             }
         }

@@ -49,7 +49,7 @@ extern "C" __global__ void drizzle_square(
                 const double over = pixel_overlap((double)ii, (double)jj, xo, yo);
                 if (over != 0.0) {
                     hit = true;
-                    contribute(jj * nx_out + ii, d, (float)(over * w), sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
+                    contribute(jj * nx_out + ii, d, over * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
                 }
             }
         }

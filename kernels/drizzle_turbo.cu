@@ -42,7 +42,7 @@ extern "C" __global__ void drizzle_turbo(
                 if (over > 0.0) {
                     over *= dover_scale;
                     hit = true;
-                    contribute(jj * nx_out + ii, d, (float)(over * w), sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
+                    contribute(jj * nx_out + ii, d, over * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
                 }
             }
         }

@@ -89,7 +89,7 @@ def _inputs(seed, psr, n=35):
                    wht_scale=1.0 + 0.1 * (k % 3))
 
 
-@pytest.mark.parametrize("kernel", ["point", "square", "turbo", "tophat"])
+@pytest.mark.parametrize("kernel", ["point", "square", "turbo", "gaussian", "lanczos2", "lanczos3", "tophat"])
 @pytest.mark.parametrize("pixfrac", [1.0, 0.5, 0.1])
 @pytest.mark.parametrize("psr", [0.5, 1.0, 1.5])
 def test_emulator_matches_cpu(emulator, kernel, pixfrac, psr):
@@ -107,8 +107,14 @@ def test_emulator_matches_cpu(emulator, kernel, pixfrac, psr):
     np.testing.assert_array_equal(emu.out_wht > 0, cpu.out_wht > 0)
     np.testing.assert_array_equal(emu.out_ctx, cpu.out_ctx)
     np.testing.assert_array_equal(emu.out_dq, cpu.out_dq)
-    good = cpu.out_wht > 0
-    np.testing.assert_allclose(emu.out_wht[good], cpu.out_wht[good], rtol=1e-5)
-    np.testing.assert_allclose(emu.out_img[good], cpu.out_img[good], rtol=1e-5, atol=1e-5 * 7.0)
+    good = cpu.out_wht != 0  # lanczos lobes give negative weights too
+    # Where the total weight is in float32's denormal range (gaussian at
+    # pixfrac 0.1 reaches 1e-42), drizzle's float32 running mean has lost
+    # precision; compare values only where the weight is a normal float.
+    normal = np.abs(cpu.out_wht) >= np.finfo(np.float32).tiny
+    np.testing.assert_array_equal(emu.out_wht != 0, good)
+    np.testing.assert_allclose(emu.out_wht[good], cpu.out_wht[good], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(emu.out_img[normal], cpu.out_img[normal], rtol=1e-5, atol=1e-5 * 7.0)
+    assert np.all(np.isfinite(emu.out_img[good]))
     assert np.all(np.isnan(emu.out_img[~good])) and np.all(np.isnan(cpu.out_img[~good]))
     assert np.any(cpu.out_ctx[1])  # > 32 inputs

@@ -7,9 +7,9 @@ the merge into the running outputs — and works with an array module ``xp``
 ``launch(name, grid, block, args)``.  The emulator therefore exercises the
 launch path the GPU uses.
 
-Status (issue 4, in progress): the point, square, turbo and tophat kernels and
-the merge; gaussian and lanczos kernels and ``data2`` are not ported yet,
-so this is not yet selectable as a Drizzle backend.
+Status (issue 4, in progress): all seven kernels and the merge; ``data2``,
+variance in the same pass and the CuPy backend are not done yet, so this is
+not yet selectable as a Drizzle backend.
 """
 
 from __future__ import annotations
@@ -20,7 +20,23 @@ import numpy as np
 
 from ..scanner import row_limits
 
-__all__ = ["BLOCK", "GpuDrizzleKernels", "grid_size"]
+__all__ = ["BLOCK", "LANCZOS_LUT_STEP", "GpuDrizzleKernels", "grid_size", "lanczos_lut"]
+
+#: Spacing (input pixels) of the Lanczos lookup table, as drizzle's.
+LANCZOS_LUT_STEP = 0.003
+
+
+def lanczos_lut(order, step=LANCZOS_LUT_STEP):
+    """sinc(x) sinc(x / order) sampled every ``step`` up to ``order`` (drizzle's table)."""
+    n = math.ceil(order / step) + 1
+    x = np.arange(n, dtype=np.float64) * step
+    lut = np.zeros(n)
+    lut[0] = 1.0
+    inside = (x <= order) & (x > 0)
+    poff = np.pi * x[inside]
+    r = poff / order
+    lut[inside] = np.sin(poff) * np.sin(r) / (poff * r)
+    return lut
 
 #: Threads per block (1-D grid-stride kernels).
 BLOCK = 256
@@ -38,7 +54,7 @@ class GpuDrizzleKernels:
     ``xp`` is the array module of the device, ``module`` the loaded kernels.
     """
 
-    KERNELS = ("point", "square", "turbo", "tophat")
+    KERNELS = ("point", "square", "turbo", "gaussian", "lanczos2", "lanczos3", "tophat")
 
     def __init__(self, xp, module):
         self.xp = xp
@@ -46,6 +62,22 @@ class GpuDrizzleKernels:
 
     def _dev(self, a, dtype):
         return None if a is None else self.xp.ascontiguousarray(self.xp.asarray(a, dtype=dtype))
+
+    def _shape_args(self, step):
+        """Kernel-size arguments, computed as drizzle does (its pscale_ratio is a float)."""
+        psr = float(np.float32(step.pscale_ratio))
+        pf = step.pixfrac
+        if step.kernel == "turbo":
+            return np.float64(pf / psr / 2.0), np.float64(1.0 / (pf * pf) * psr * psr)
+        if step.kernel == "gaussian":
+            pfo = 2.5 * pf / 2.3548 / psr
+            pfo = max(pfo, 1.2 / psr)
+            efac = (2.3548 * 2.3548) * (psr * psr) * (1.0 / (pf * pf)) / 2.0
+            return np.float64(pfo), np.float64(efac), np.float64(efac / math.pi)
+        order = 2 if step.kernel == "lanczos2" else 3
+        lut = lanczos_lut(order)
+        return np.float64(order / psr), np.float64(psr / LANCZOS_LUT_STEP), self._dev(lut, np.float64), \
+            np.int64(lut.size)
 
     def add_image(self, driz, step):
         """Accumulate ``step`` into ``driz``'s outputs; return (nmiss, nskip)."""
@@ -76,7 +108,7 @@ class GpuDrizzleKernels:
         nskip = 0
         extra_miss = 0
         n_in = nx * ny
-        if step.kernel in ("point", "square", "turbo"):
+        if step.kernel != "tophat":
             lim = row_limits(step.pixmap, driz.out_shape, step.xmin, step.xmax, step.ymin, step.ymax)
             if not lim.visited:
                 return 0, 0  # drizzle processes nothing and reports nothing
@@ -87,12 +119,10 @@ class GpuDrizzleKernels:
                 args = (pixmap, data, weight, dq, *rows, *common_out, *outs)
             elif step.kernel == "square":
                 args = (pixmap, data, weight, dq, *rows, *common_out, np.float64(step.pixfrac), *outs)
-            else:  # turbo: drizzle holds pscale_ratio as float
-                psr = float(np.float32(step.pscale_ratio))
-                pfo = np.float64(step.pixfrac / psr / 2.0)
-                scale = np.float64(1.0 / (step.pixfrac * step.pixfrac) * psr * psr)
-                args = (pixmap, data, weight, dq, *rows, *common_out, pfo, scale, *outs)
-            self.module.launch(f"drizzle_{step.kernel}", grid_size(n_in), BLOCK, args)
+            else:
+                args = (pixmap, data, weight, dq, *rows, *common_out, *self._shape_args(step), *outs)
+            name = "drizzle_lanczos" if step.kernel.startswith("lanczos") else f"drizzle_{step.kernel}"
+            self.module.launch(name, grid_size(n_in), BLOCK, args)
         else:
             pfo = np.float64(step.pixfrac / step.pscale_ratio / 2.0)
             box = (np.int64(step.xmin), np.int64(step.xmax), np.int64(step.ymin), np.int64(step.ymax))

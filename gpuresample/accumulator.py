@@ -173,10 +173,10 @@ class Drizzle:
         ``allocator(shape, dtype, fill)`` for the output arrays the object
         creates itself (default: numpy in RAM); gpuresample uses it for
         memory-mapped scratch outputs.
-    backend : {"auto", "cpu"}
-        Where the computation runs.  ``"auto"`` honours the
-        ``GPURESAMPLE_BACKEND`` environment variable, else picks the best
-        available backend and logs why.
+    backend : {"auto", "cpu", "cuda", "emulator"}
+        Where the computation runs (see :mod:`gpuresample.backends`).
+        ``"auto"`` honours the ``GPURESAMPLE_BACKEND`` environment variable,
+        else uses CUDA when it can run and the CPU otherwise, logging why.
     """
 
     def __init__(

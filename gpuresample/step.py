@@ -146,7 +146,7 @@ def resample(
     good_bits
         DQ bits that do not disqualify a pixel (jwst default
         ``"~DO_NOT_USE+NON_SCIENCE"``).
-    backend : {"auto", "cpu"}
+    backend : {"auto", "cpu", "cuda", "emulator"}
     workdir : str or path, optional
         Folder for the scratch files of ``in_memory=False`` (default: the
         system temporary folder).

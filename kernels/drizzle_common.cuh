@@ -32,9 +32,17 @@ __device__ __forceinline__ i64 c_round(double x) {
 // the decision is made in double: |w64| <= 2^-150 is exactly the set of values
 // that round to a float zero.  Normal weights are rounded to float as drizzle
 // does; denormal-range ones are kept in double (no float can hold them under ftz).
+// Arrays co-added with squared weights (drizzle's data2, already scaled by
+// iscale**2): n2 planes of the input (stride n_in) and of the sums (stride n_out).
+struct Data2 {
+    const float* values;  // (n2, ny, nx) or null
+    i64 n2, n_in, n_out;
+    double* sum_w2d2;     // (n2, ny_out, nx_out)
+};
+
 __device__ __forceinline__ void contribute(i64 idx, float d, double w64, double* sum_wd, double* sum_w,
                                            int* ctx, int bit, const unsigned int* dq_in, i64 src,
-                                           unsigned int* dq_acc) {
+                                           unsigned int* dq_acc, const Data2& d2) {
     const double tiny = 7.006492321624085e-46;  // 2^-150
     const double aw = fabs(w64);
     if (aw <= tiny) return;
@@ -43,4 +51,6 @@ __device__ __forceinline__ void contribute(i64 idx, float d, double w64, double*
     atomicAdd(&sum_w[idx], w);
     if (ctx != 0 && w > 0.0) atomicOr(&ctx[idx], bit);
     if (dq_acc != 0) atomicOr(&dq_acc[idx], dq_in[src]);
+    for (i64 m = 0; m < d2.n2; ++m)
+        atomicAdd(&d2.sum_w2d2[m * d2.n_out + idx], w * w * (double)d2.values[m * d2.n_in + src]);
 }

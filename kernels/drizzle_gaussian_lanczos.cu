@@ -14,9 +14,11 @@ extern "C" __global__ void drizzle_gaussian(
     double efac,  // exponent factor: weight = es * exp(-r2 * efac)
     double es,
     double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc,
+    const float* __restrict__ data2, i64 n2, double* sum_w2d2,
     unsigned long long* nmiss)
 {
     const i64 n = nx * ny;
+    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2};
     for (i64 k = grid_index(); k < n; k += grid_stride()) {
         const i64 j = k / nx;
         const i64 i = k - j * nx;
@@ -37,8 +39,7 @@ extern "C" __global__ void drizzle_gaussian(
                 const double ddx = ox - (double)ii;
                 const double r2 = ddx * ddx + ddy * ddy;
                 hit = true;  // drizzle counts a hit even when the weight underflows to 0
-                contribute(jj * nx_out + ii, d, es * exp(-r2 * efac) * w, sum_wd, sum_w, ctx, bit, dq, k,
-                           dq_acc);
+                contribute(jj * nx_out + ii, d, es * exp(-r2 * efac) * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
             }
         }
         if (!hit) atomicAdd(nmiss, 1ULL);
@@ -55,9 +56,11 @@ extern "C" __global__ void drizzle_lanczos(
     double sdp,                     // pscale_ratio / LUT spacing
     const double* __restrict__ lut, i64 nlut,
     double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc,
+    const float* __restrict__ data2, i64 n2, double* sum_w2d2,
     unsigned long long* nmiss)
 {
     const i64 n = nx * ny;
+    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2};
     for (i64 k = grid_index(); k < n; k += grid_stride()) {
         const i64 j = k / nx;
         const i64 i = k - j * nx;
@@ -79,7 +82,7 @@ extern "C" __global__ void drizzle_lanczos(
                 const i64 ix = c_round(fabs((xx - (double)ii) * sdp));
                 if (ix >= nlut || iy >= nlut) continue;
                 hit = true;
-                contribute(jj * nx_out + ii, d, lut[ix] * lut[iy] * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
+                contribute(jj * nx_out + ii, d, lut[ix] * lut[iy] * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
             }
         }
         if (!hit) atomicAdd(nmiss, 1ULL);

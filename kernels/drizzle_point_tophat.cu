@@ -21,9 +21,11 @@ extern "C" __global__ void drizzle_point(
     double* sum_wd, double* sum_w,       // (ny_out, nx_out) float64 accumulators
     int* ctx, int bit,                   // context plane or null, bit value
     unsigned int* dq_acc,                // (ny_out, nx_out) or null
+    const float* __restrict__ data2, i64 n2, double* sum_w2d2,  // squared-weight co-adds (n2 planes)
     unsigned long long* nmiss)           // visited pixels that did not land (one counter)
 {
     const i64 n = nx * ny;
+    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2};
     for (i64 k = grid_index(); k < n; k += grid_stride()) {
         const i64 j = k / nx;
         const i64 i = k - j * nx;
@@ -36,7 +38,7 @@ extern "C" __global__ void drizzle_point(
         if (ii < 0 || ii >= nx_out || jj < 0 || jj >= ny_out) { atomicAdd(nmiss, 1ULL); continue; }
         const float d = data[k] * iscale;
         const float w = weight[k] * wht_scale;
-        contribute(jj * nx_out + ii, d, (double)w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
+        contribute(jj * nx_out + ii, d, (double)w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
     }
 }
 
@@ -49,9 +51,11 @@ extern "C" __global__ void drizzle_tophat(
     i64 nx, i64 ny, i64 nx_out, i64 ny_out,
     float iscale, float wht_scale, double pfo,
     double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc,
+    const float* __restrict__ data2, i64 n2, double* sum_w2d2,
     unsigned long long* nmiss)
 {
     const i64 n = nx * ny;
+    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2};
     const double pfo2 = pfo * pfo;
     for (i64 k = grid_index(); k < n; k += grid_stride()) {
         const i64 j = k / nx;
@@ -71,7 +75,7 @@ extern "C" __global__ void drizzle_tophat(
                 const double dx = ox - (double)ii;
                 if (dx * dx + dy * dy <= pfo2) {
                     hit = true;
-                    contribute(jj * nx_out + ii, d, (double)w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
+                    contribute(jj * nx_out + ii, d, (double)w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
                 }
             }
         }

@@ -11,9 +11,11 @@ extern "C" __global__ void drizzle_square(
     i64 nx, i64 ny, i64 nx_out, i64 ny_out,
     float iscale, float wht_scale, double pixfrac,
     double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc,
+    const float* __restrict__ data2, i64 n2, double* sum_w2d2,
     unsigned long long* nmiss)
 {
     const i64 n = nx * ny;
+    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2};
     const double dh = 0.5 * pixfrac;
     for (i64 k = grid_index(); k < n; k += grid_stride()) {
         const i64 j = k / nx;
@@ -49,7 +51,7 @@ extern "C" __global__ void drizzle_square(
                 const double over = pixel_overlap((double)ii, (double)jj, xo, yo);
                 if (over != 0.0) {
                     hit = true;
-                    contribute(jj * nx_out + ii, d, over * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
+                    contribute(jj * nx_out + ii, d, over * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
                 }
             }
         }

@@ -18,9 +18,11 @@ extern "C" __global__ void drizzle_turbo(
     double pfo,          // pixfrac / pscale_ratio / 2 (pscale_ratio as float, as drizzle)
     double dover_scale,  // pscale_ratio**2 / pixfrac**2
     double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc,
+    const float* __restrict__ data2, i64 n2, double* sum_w2d2,
     unsigned long long* nmiss)
 {
     const i64 n = nx * ny;
+    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2};
     for (i64 k = grid_index(); k < n; k += grid_stride()) {
         const i64 j = k / nx;
         const i64 i = k - j * nx;
@@ -42,7 +44,7 @@ extern "C" __global__ void drizzle_turbo(
                 if (over > 0.0) {
                     over *= dover_scale;
                     hit = true;
-                    contribute(jj * nx_out + ii, d, over * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc);
+                    contribute(jj * nx_out + ii, d, over * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
                 }
             }
         }

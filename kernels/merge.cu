@@ -28,3 +28,24 @@ extern "C" __global__ void merge_image(
         if (do_fill && out_wht[k] == 0.0f) out_img[k] = fill_value;
     }
 }
+
+// The same for one array co-added with squared weights (drizzle's out_img2):
+// out2 = (out2 * wht**2 + sum(w**2 d2)) / (wht + sum w)**2.  Run it before
+// merge_image, which updates out_wht.  With do_fill, pixels that still have
+// no weight get fill_value (drizzle fills out_img2 only when it fills out_img).
+extern "C" __global__ void merge_image2(
+    const double* __restrict__ sum_w2d2, const double* __restrict__ sum_w, i64 n,
+    const float* __restrict__ out_wht, float* out_img2, int do_fill, float fill_value)
+{
+    for (i64 k = grid_index(); k < n; k += grid_stride()) {
+        const double sw = sum_w[k];
+        const double vc = (double)out_wht[k];
+        if (sw != 0.0) {
+            const double total = vc + sw;
+            if (vc == 0.0) out_img2[k] = (float)(sum_w2d2[k] / (sw * sw));
+            else out_img2[k] = (float)(((double)out_img2[k] * vc * vc + sum_w2d2[k]) / (total * total));
+        } else if (do_fill && vc == 0.0) {
+            out_img2[k] = fill_value;
+        }
+    }
+}

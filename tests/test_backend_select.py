@@ -5,7 +5,7 @@ import logging
 import pytest
 
 import gpuresample.backends as backends
-from gpuresample import Drizzle
+from gpuresample import BackendUnavailableError, Drizzle
 
 
 def test_auto_resolves_to_cpu_and_logs_why(caplog, monkeypatch):
@@ -14,7 +14,22 @@ def test_auto_resolves_to_cpu_and_logs_why(caplog, monkeypatch):
     with caplog.at_level(logging.INFO, logger="gpuresample"):
         d = Drizzle()
     assert d.backend == "cpu"
-    assert "backend='auto' -> 'cpu'" in caplog.text
+    reason = backends.cuda_unavailable_reason()
+    assert reason  # no GPU on this machine
+    assert f"backend='auto' -> 'cpu': {reason}" in caplog.text
+
+
+def test_explicit_cuda_raises_named_error(monkeypatch):
+    monkeypatch.setattr(backends, "_instances", {})
+    with pytest.raises(BackendUnavailableError, match="backend='cuda' cannot run"):
+        Drizzle(backend="cuda")
+
+
+def test_emulator_is_never_auto(monkeypatch):
+    monkeypatch.setattr(backends, "_instances", {})
+    monkeypatch.delenv("GPURESAMPLE_BACKEND", raising=False)
+    assert Drizzle().backend == "cpu"
+    assert Drizzle(backend="emulator").backend == "emulator"
 
 
 def test_environment_variable_overrides_auto(monkeypatch):

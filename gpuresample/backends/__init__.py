@@ -9,8 +9,14 @@ variable when the argument is ``"auto"``):
 
 * ``"cpu"`` -- the ``drizzle`` package's C code for drizzle's six kernels and
   a numpy implementation of ``tophat``.  Always available.
-* ``"auto"`` -- the best backend that can run here.  This release only has the
-  CPU backend, so ``"auto"`` always resolves to ``"cpu"`` and logs why.
+* ``"cuda"`` -- the ``kernels/*.cu`` sources on an NVIDIA GPU through CuPy.
+  Raises :class:`~gpuresample.BackendUnavailableError` (never falls back)
+  when CuPy, a device or NVRTC is missing.
+* ``"emulator"`` -- the same ``.cu`` sources built for the host with g++ and
+  run through the same launch code; for tests and debugging, never chosen by
+  ``"auto"``.
+* ``"auto"`` -- ``"cuda"`` when it can run, else ``"cpu"``; the reason is
+  logged once at INFO level.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from __future__ import annotations
 import logging
 import os
 
-__all__ = ["AVAILABLE_BACKENDS", "get_backend"]
+from ..errors import BackendUnavailableError
+
+__all__ = ["AVAILABLE_BACKENDS", "cuda_unavailable_reason", "get_backend"]
 
 log = logging.getLogger("gpuresample")
 
 #: Backend names accepted by ``backend=``.
-AVAILABLE_BACKENDS = ("auto", "cpu")
+AVAILABLE_BACKENDS = ("auto", "cpu", "cuda", "emulator")
 
 _ENV = "GPURESAMPLE_BACKEND"
 _instances = {}
@@ -37,13 +45,55 @@ def _cpu():
     return _instances["cpu"]
 
 
+def cuda_unavailable_reason():
+    """None when the CUDA backend can run here, else why not (one line)."""
+    try:
+        import cupy
+    except Exception as exc:  # ImportError, or a broken CUDA install raising at import
+        return f"CuPy is not importable ({type(exc).__name__}: {exc}); install gpuresample[cuda12] or [cuda13]"
+    try:
+        if not cupy.cuda.is_available():
+            return "CuPy found no CUDA device"
+    except Exception as exc:
+        return f"CuPy could not query CUDA devices ({exc})"
+    try:
+        from .gpu import _cupy_module
+
+        _cupy_module(cupy.cuda.Device().id)
+    except Exception as exc:
+        return f"the CUDA kernels could not be compiled with NVRTC ({type(exc).__name__}: {exc})"
+    return None
+
+
+def _cuda():
+    if "cuda" not in _instances:
+        reason = cuda_unavailable_reason()
+        if reason is not None:
+            raise BackendUnavailableError(f"backend='cuda' cannot run: {reason}")
+        from .gpu import CudaBackend
+
+        _instances["cuda"] = CudaBackend()
+    return _instances["cuda"]
+
+
+def _emulator():
+    if "emulator" not in _instances:
+        from ..gpu.emulator import load_emulator
+        from .gpu import EmulatorBackend
+
+        _instances["emulator"] = EmulatorBackend(load_emulator())
+    return _instances["emulator"]
+
+
 def get_backend(name="auto"):
-    """Return the backend object for ``name`` (``"auto"`` or ``"cpu"``).
+    """Return the backend object for ``name``.
 
     Raises
     ------
     ValueError
         ``name`` (or ``$GPURESAMPLE_BACKEND``) is not a known backend.
+    BackendUnavailableError
+        An explicitly named backend cannot run on this machine.
     """
     if not isinstance(name, str):
         raise ValueError(f"backend must be one of {AVAILABLE_BACKENDS}; got {name!r}")
@@ -56,8 +106,19 @@ def get_backend(name="auto"):
         raise ValueError(
             f"Unknown backend {requested!r} (from the {source}); expected one of {AVAILABLE_BACKENDS}"
         )
-    if requested == "auto" and "auto-logged" not in _instances:
-        # said once per process: Drizzle objects are created per exposure group
-        log.info("backend='auto' -> 'cpu': no GPU backend is available in this release")
-        _instances["auto-logged"] = True
-    return _cpu()
+    if requested == "cpu":
+        return _cpu()
+    if requested == "cuda":
+        return _cuda()
+    if requested == "emulator":
+        return _emulator()
+    # auto
+    if "auto" not in _instances:
+        reason = cuda_unavailable_reason()
+        if reason is None:
+            _instances["auto"] = _cuda()
+            log.info("backend='auto' -> 'cuda'")
+        else:
+            _instances["auto"] = _cpu()
+            log.info("backend='auto' -> 'cpu': %s", reason)
+    return _instances["auto"]

@@ -7,9 +7,9 @@ the merge into the running outputs — and works with an array module ``xp``
 ``launch(name, grid, block, args)``.  The emulator therefore exercises the
 launch path the GPU uses.
 
-Status (issue 4, in progress): all seven kernels and the merge; ``data2``,
-variance in the same pass and the CuPy backend are not done yet, so this is
-not yet selectable as a Drizzle backend.
+Status (issue 4, in progress): all seven kernels, ``data2`` and the merge;
+jwst-style variance in the same pass and device-memory checks are not done
+yet.
 """
 
 from __future__ import annotations
@@ -83,8 +83,6 @@ class GpuDrizzleKernels:
         """Accumulate ``step`` into ``driz``'s outputs; return (nmiss, nskip)."""
         if step.kernel not in self.KERNELS:
             raise ValueError(f"kernel {step.kernel!r} is not ported to the GPU kernels yet")
-        if step.data2 is not None:
-            raise ValueError("data2 is not ported to the GPU kernels yet")
         xp = self.xp
         ny, nx = step.data.shape
         ny_out, nx_out = driz.out_shape
@@ -97,6 +95,18 @@ class GpuDrizzleKernels:
         sum_w = xp.zeros(n_out, np.float64)
         dq_acc = xp.zeros(n_out, np.uint32) if dq is not None else None
         nmiss = xp.zeros(1, np.uint64)
+        # data2: a stack of the squared-weight inputs, scaled by iscale**2 in
+        # float as drizzle does (a None entry contributes zeros, as in drizzle)
+        n2 = 0 if step.data2 is None else len(step.data2)
+        data2 = sum_w2d2 = None
+        if n2:
+            iscale2 = np.float32(np.float32(step.iscale) * np.float32(step.iscale))
+            stack = np.zeros((n2, ny, nx), np.float32)
+            for m, a in enumerate(step.data2):
+                if a is not None:
+                    stack[m] = a * iscale2
+            data2 = self._dev(stack, np.float32)
+            sum_w2d2 = xp.zeros(n2 * n_out, np.float64)
         ctx = None if step.ctx_plane is None else driz.out_ctx[step.ctx_plane]
         bit = np.int32(0) if step.ctx_bit is None else np.uint32(1 << step.ctx_bit).view(np.int32)
         # drizzle keeps iscale as float and divides it by the (float) exposure time
@@ -114,7 +124,7 @@ class GpuDrizzleKernels:
                 return 0, 0  # drizzle processes nothing and reports nothing
             nskip, extra_miss = lim.nskip, lim.nmiss_base
             rows = (self._dev(lim.x1, np.int64), self._dev(lim.x2, np.int64))
-            outs = (sum_wd, sum_w, ctx, bit, dq_acc, nmiss)
+            outs = (sum_wd, sum_w, ctx, bit, dq_acc, data2, np.int64(n2), sum_w2d2, nmiss)
             if step.kernel == "point":
                 args = (pixmap, data, weight, dq, *rows, *common_out, *outs)
             elif step.kernel == "square":
@@ -126,10 +136,18 @@ class GpuDrizzleKernels:
         else:
             pfo = np.float64(step.pixfrac / step.pscale_ratio / 2.0)
             box = (np.int64(step.xmin), np.int64(step.xmax), np.int64(step.ymin), np.int64(step.ymax))
-            args = (pixmap, data, weight, dq, *box, *common_out, pfo, sum_wd, sum_w, ctx, bit, dq_acc, nmiss)
+            args = (pixmap, data, weight, dq, *box, *common_out, pfo, sum_wd, sum_w, ctx, bit, dq_acc, data2,
+                    np.int64(n2), sum_w2d2, nmiss)
             self.module.launch("drizzle_tophat", grid_size(n_in), BLOCK, args)
         do_fill = step.fillval != "INDEF"
         fill = np.float32(float(step.fillval)) if do_fill else np.float32(0)
+        if n2:
+            do_fill2 = do_fill and step.fillval2 != "INDEF"
+            fill2 = np.float32(float(step.fillval2)) if do_fill2 else np.float32(0)
+            for m, out2 in enumerate(driz.out_img2):
+                args = (sum_w2d2[m * n_out : (m + 1) * n_out], sum_w, np.int64(n_out), driz.out_wht.reshape(-1),
+                        out2.reshape(-1), np.int32(do_fill2), fill2)
+                self.module.launch("merge_image2", grid_size(n_out), BLOCK, args)
         out_dq = driz.out_dq if dq is not None else None
         args = (sum_wd, sum_w, np.int64(n_out), driz.out_img.reshape(-1), driz.out_wht.reshape(-1),
                 dq_acc, None if out_dq is None else out_dq.reshape(-1), np.int32(do_fill), fill)

@@ -105,3 +105,39 @@ def check_memory(estimate, allowed_fraction, available=None, what="host"):
             required=required,
             allowed=allowed,
         )
+
+
+def device_mem_info():
+    """(free, total) bytes of the current CUDA device, counting CuPy's pool's free blocks as free."""
+    import cupy
+
+    free, total = cupy.cuda.Device().mem_info
+    pool = cupy.get_default_memory_pool()
+    return free + pool.free_bytes(), total
+
+
+def device_estimate(out_shape, max_input_pixels, *, n_data2=0, propagate_dq=False, enable_ctx=True):
+    """Peak device bytes of one ``add_image`` on the CUDA backend, as {component: bytes}.
+
+    Device copies of the outputs (image, weight, one context plane, DQ,
+    ``data2`` outputs), the float64 accumulators (sums of w*d and w, DQ bits,
+    sums of w**2 * data2) and the exposure's inputs (pixel map, data,
+    weights, DQ, data2, per-row limits).
+    """
+    n = int(out_shape[0]) * int(out_shape[1])
+    m = int(max_input_pixels)
+    est = {
+        "outputs": n * (8 + (4 if enable_ctx else 0) + (4 if propagate_dq else 0) + 4 * n_data2),
+        "accumulators": n * (16 + (4 if propagate_dq else 0) + 8 * n_data2),
+        "inputs": m * (16 + 4 + 4 + (4 if propagate_dq else 0) + 4 * n_data2) + 16 * int(out_shape[0]),
+    }
+    est["total"] = sum(est.values())
+    return est
+
+
+def check_device_memory(estimate, allowed_fraction, mem_info=None):
+    """Raise :class:`OutputTooLargeError` when the device estimate exceeds allowed x free device memory."""
+    if allowed_fraction is None:
+        return
+    free, _total = (mem_info or device_mem_info)()
+    check_memory(estimate, allowed_fraction, available=free, what="device")

@@ -20,7 +20,7 @@ from .dispatch import DrizzleParams, drizzle_group, input_limits
 from .dqflags import DEFAULT_GOOD_BITS, parse_good_bits
 from .exposure import as_exposure
 from .kernel_info import normalize_kernel
-from .memory import check_memory, estimate_memory, resolve_allowed_memory
+from .memory import check_device_memory, check_memory, device_estimate, estimate_memory, resolve_allowed_memory
 from .output_grid import footprint_of, grid_from_inputs, load_output_wcs
 from .parallel import resolve_workers
 from .scratch import ArrayAllocator
@@ -129,8 +129,9 @@ def resample(
         model_blender) and keep one row per input in ``result.inputs``.
     allowed_memory : float, optional
         Fraction of the available memory the run may use (None:
-        ``$DMODEL_ALLOWED_MEMORY``, unset: no check).  Checked before
-        allocating; raises :class:`gpuresample.OutputTooLargeError`.
+        ``$DMODEL_ALLOWED_MEMORY``, unset: no check), checked before
+        allocating against host RAM and, with the CUDA backend, against the
+        device's free memory; raises :class:`gpuresample.OutputTooLargeError`.
     in_memory : bool
         False: inputs given as file paths (ASDF exposure files, see
         :mod:`gpuresample.asdf_io`) are read one at a time while drizzling,
@@ -238,6 +239,11 @@ def resample(
         est["total"] += 4 * grid.shape[0] * grid.shape[1]  # the drizzled err image
     log.info("memory estimate: %.1f MiB", est["total"] / 2**20)
     check_memory(est, allowed)
+    if backend_name == "cuda":
+        dev = device_estimate(grid.shape, max(i.data.size for i in images), propagate_dq=propagate_dq,
+                              enable_ctx=enable_ctx)
+        log.info("device memory estimate: %.1f MiB", dev["total"] / 2**20)
+        check_device_memory(dev, allowed)
 
     alloc = ArrayAllocator(on_disk=not in_memory, workdir=workdir)
     index_of = {id(img): k for k, img in enumerate(images)}

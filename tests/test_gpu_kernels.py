@@ -48,27 +48,18 @@ def test_signatures_and_argument_checks():
         check_args(sig, good[:-1])
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    from gpuresample.gpu.emulator import load_emulator
-    from gpuresample.gpu.launch import GpuDrizzleKernels
+def _kernel_backend(name):
+    """A kernel backend to test, or a skip with the reason it cannot run here."""
+    if name == "cuda":
+        from gpuresample.backends import cuda_unavailable_reason
 
-    return GpuDrizzleKernels(np, load_emulator())
+        reason = cuda_unavailable_reason()
+        if reason:
+            pytest.skip(f"no CUDA here: {reason}")
+    return name
 
 
-class _EmulatedBackend:
-    """Plugs the emulator launch path into Drizzle (test-only: not all kernels are ported)."""
-
-    name = "emulator"
-
-    def __init__(self, kernels):
-        self.kernels = kernels
-
-    def check(self, driz, step):
-        pass
-
-    def add_image(self, driz, step):
-        return self.kernels.add_image(driz, step)
+BACKENDS = ["emulator", "cuda"]  # the same tests run on a GPU when one exists
 
 
 def _inputs(seed, psr, n=35):
@@ -90,14 +81,14 @@ def _inputs(seed, psr, n=35):
                    wht_scale=1.0 + 0.1 * (k % 3), data2=data2)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kernel", ["point", "square", "turbo", "gaussian", "lanczos2", "lanczos3", "tophat"])
 @pytest.mark.parametrize("pixfrac", [1.0, 0.5, 0.1])
 @pytest.mark.parametrize("psr", [0.5, 1.0, 1.5])
-def test_emulator_matches_cpu(emulator, kernel, pixfrac, psr):
+def test_kernels_match_cpu(backend, kernel, pixfrac, psr):
     out_shape = (41, 47)
     cpu = Drizzle(kernel=kernel, out_shape=out_shape, backend="cpu")
-    emu = Drizzle(kernel=kernel, out_shape=out_shape, backend="cpu")
-    emu._backend = _EmulatedBackend(emulator)
+    emu = Drizzle(kernel=kernel, out_shape=out_shape, backend=_kernel_backend(backend))
     for kw in _inputs(int(pixfrac * 10 + psr * 100), psr):
         r_cpu = cpu.add_image(pixfrac=pixfrac, pixel_scale_ratio=psr, **kw)
         r_emu = emu.add_image(pixfrac=pixfrac, pixel_scale_ratio=psr, **kw)
@@ -134,8 +125,9 @@ def test_emulator_matches_cpu(emulator, kernel, pixfrac, psr):
 
 
 @pytest.mark.realdata
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kernel", ["square", "turbo", "lanczos3"])
-def test_resample_emulator_equals_cpu_on_real_nircam(realdata, kernel):
+def test_resample_equals_cpu_on_real_nircam(realdata, backend, kernel):
     """The step end to end (variance, context, DQ) through the emulator vs the CPU backend."""
     from oracle_stcal import dithered_nircam
 
@@ -144,12 +136,12 @@ def test_resample_emulator_equals_cpu_on_real_nircam(realdata, kernel):
     ex = dithered_nircam(str(realdata), n=3)
     kw = dict(kernel=kernel, propagate_dq=True, pixmap_stepsize=1, pixmap_order=1)
     cpu = resample(ex, backend="cpu", **kw)
-    emu = resample(ex, backend="emulator", **kw)
+    emu = resample(ex, backend=_kernel_backend(backend), **kw)
     np.testing.assert_array_equal(emu.con, cpu.con)
     np.testing.assert_array_equal(emu.dq, cpu.dq)
     np.testing.assert_array_equal(emu.wht > 0, cpu.wht > 0)
     good = cpu.wht != 0
-    if kernel.startswith("lanczos"):  # see test_emulator_matches_cpu: cancelling lobes
+    if kernel.startswith("lanczos"):  # see test_kernels_match_cpu: cancelling lobes
         good &= np.abs(cpu.wht) > 1e-3 * np.abs(cpu.wht).max()
     scale = np.nanmax(np.abs(cpu.data))
     np.testing.assert_allclose(emu.data[good], cpu.data[good], rtol=1e-5, atol=1e-5 * scale)

@@ -1,0 +1,25 @@
+"""benchmarks/gpu_check runs end to end in its dry mode (host emulator) and writes its report."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_check_dry_run(tmp_path):
+    out = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--dry", "--skip-tests", "--size", "96",
+         "--repeat", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["backend"] == "emulator"
+    assert set(report["kernels"]) == {"square", "gaussian", "point", "turbo", "lanczos2", "lanczos3", "tophat"}
+    for per_kernel in report["kernels"].values():
+        assert all(r["gpix_per_s"] > 0 for r in per_kernel.values())
+    assert report["device_limits"]["copy_gb_per_s"] > 0 and report["device_limits"]["atomic_add_per_s"] > 0
+    assert report["transfer"]["bytes"] > 0

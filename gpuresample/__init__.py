@@ -19,6 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .accumulator import Drizzle
 from .errors import (
     BackendUnavailableError,
+    DeviceOutOfMemoryError,
     DrizzleCrashGuardError,
     NonConservingKernelWarning,
     OutputTooLargeError,
@@ -40,6 +41,7 @@ __all__ = [
     "FLUX_CONSERVING_KERNELS",
     "KERNELS",
     "BackendUnavailableError",
+    "DeviceOutOfMemoryError",
     "Drizzle",
     "DrizzleCrashGuardError",
     "Image",

@@ -15,6 +15,7 @@ Pixel conventions (the same as drizzle's)
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 import warnings
@@ -22,11 +23,13 @@ import warnings
 import numpy as np
 
 from .backends import get_backend
-from .errors import NonConservingKernelWarning
+from .errors import DeviceOutOfMemoryError, NonConservingKernelWarning
 from .kernel_info import FLUX_CONSERVING_KERNELS, normalize_kernel
 from .scanner import shrink_box
 
 __all__ = ["CTX_PLANE_BITS", "Drizzle", "DrizzleStep"]
+
+log = logging.getLogger("gpuresample")
 
 #: Number of inputs one int32 context plane records.
 CTX_PLANE_BITS = 32
@@ -199,6 +202,7 @@ class Drizzle:
     ):
         self._alloc = allocator or _zeros
         self._kernel = normalize_kernel(kernel)
+        self._requested_backend = backend.strip().lower() if isinstance(backend, str) else backend
         self._backend = get_backend(backend)
         self._disable_ctx = bool(disable_ctx)
         if self._disable_ctx:
@@ -452,6 +456,7 @@ class Drizzle:
             self._out_img2 = [np.full(self._out_shape, fv, np.float32) for _ in step.data2]
         if step.dq is not None and self._out_dq is None:
             self._out_dq = self._alloc(self._out_shape, np.uint32, 0)
+        saved = (self._ctx_id, self._texptime)
         step.ctx_plane, step.ctx_bit = self._next_ctx_bit()
         self._texptime += float(exptime)
 
@@ -461,7 +466,22 @@ class Drizzle:
                 NonConservingKernelWarning,
                 stacklevel=2,
             )
-        nmiss, nskip = self._backend.add_image(self, step)
+        try:
+            nmiss, nskip = self._backend.add_image(self, step)
+        except DeviceOutOfMemoryError as exc:
+            # A GPU backend writes the outputs only after a successful image,
+            # so they are untouched here.  "auto" falls back to the CPU;
+            # an explicit backend re-raises with the bookkeeping rolled back.
+            if self._requested_backend != "auto":
+                self._ctx_id, self._texptime = saved
+                raise
+            log.info("backend %r ran out of device memory (%s): continuing on the CPU", self._backend.name, exc)
+            self._backend = get_backend("cpu")
+            self._backend.check(self, step)
+            nmiss, nskip = self._backend.add_image(self, step)
+        except BaseException:
+            self._ctx_id, self._texptime = saved
+            raise
         self._ncoadds += 1
         return nmiss, nskip
 

@@ -2,6 +2,7 @@
 
 __all__ = [
     "BackendUnavailableError",
+    "DeviceOutOfMemoryError",
     "DrizzleCrashGuardError",
     "NonConservingKernelWarning",
     "OutputTooLargeError",
@@ -23,6 +24,14 @@ class OutputTooLargeError(MemoryError):
 
 class BackendUnavailableError(RuntimeError):
     """An explicitly requested backend cannot run on this machine."""
+
+
+class DeviceOutOfMemoryError(MemoryError):
+    """The GPU ran out of memory during an image (CuPy's OutOfMemoryError, translated).
+
+    With ``backend="auto"`` gpuresample then continues on the CPU; the
+    outputs are untouched by the failed image.
+    """
 
 
 class DrizzleCrashGuardError(RuntimeError):

@@ -68,3 +68,51 @@ def test_device_memory_checked_against_faked_mem_info(monkeypatch):
     with pytest.raises(OutputTooLargeError, match="of device memory"):
         resample(scene, allowed_memory=0.5)
     assert not allocated
+
+
+class _OomBackend:
+    """Stands in for the CUDA backend running out of device memory mid-run."""
+
+    name = "cuda"
+
+    def check(self, driz, step):
+        pass
+
+    def add_image(self, driz, step):
+        from gpuresample import DeviceOutOfMemoryError
+
+        raise DeviceOutOfMemoryError("out of memory allocating 1 GiB (simulated)")
+
+
+def _pixmap():
+    import numpy as np
+
+    return np.dstack(np.indices((12, 12), dtype=np.float64)[::-1]) + 2.0
+
+
+def test_auto_falls_back_to_cpu_on_device_oom(caplog):
+    import numpy as np
+
+    ref = Drizzle(out_shape=(16, 16), backend="cpu")
+    d = Drizzle(out_shape=(16, 16), backend="auto")
+    d._backend = _OomBackend()
+    data = np.arange(144, dtype=np.float32).reshape(12, 12)
+    with caplog.at_level(logging.INFO, logger="gpuresample"):
+        assert d.add_image(data, exptime=1.0, pixmap=_pixmap()) == ref.add_image(data, exptime=1.0, pixmap=_pixmap())
+    assert "ran out of device memory" in caplog.text and d.backend == "cpu"
+    np.testing.assert_array_equal(d.out_img, ref.out_img)
+    np.testing.assert_array_equal(d.out_ctx, ref.out_ctx)
+
+
+def test_explicit_backend_oom_raises_without_half_results():
+    import numpy as np
+
+    from gpuresample import DeviceOutOfMemoryError
+
+    d = Drizzle(out_shape=(16, 16), backend="cpu")
+    d._requested_backend = "cuda"
+    d._backend = _OomBackend()
+    with pytest.raises(DeviceOutOfMemoryError):
+        d.add_image(np.ones((12, 12), np.float32), exptime=1.0, pixmap=_pixmap())
+    assert d.ctx_id == 0 and d.total_exptime == 0.0
+    assert np.all(np.isnan(d.out_img)) and not np.any(d.out_wht)

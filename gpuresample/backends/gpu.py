@@ -16,6 +16,7 @@ import functools
 
 import numpy as np
 
+from ..errors import DeviceOutOfMemoryError
 from ..gpu.launch import GpuDrizzleKernels
 
 __all__ = ["CudaBackend", "EmulatorBackend"]
@@ -80,9 +81,13 @@ class CudaBackend(_KernelBackend):
         super().__init__(_cupy_module(cupy.cuda.Device().id))
 
     def add_image(self, driz, step):
-        dev = _DeviceOutputs(self.xp, driz, step.ctx_plane)
-        result = self.kernels.add_image(dev, step)
-        dev.copy_back(driz, step.ctx_plane)
+        try:
+            dev = _DeviceOutputs(self.xp, driz, step.ctx_plane)
+            result = self.kernels.add_image(dev, step)
+            self.xp.cuda.Device().synchronize()
+        except self.xp.cuda.memory.OutOfMemoryError as exc:
+            raise DeviceOutOfMemoryError(str(exc)) from exc
+        dev.copy_back(driz, step.ctx_plane)  # only after the image succeeded
         return result
 
 

@@ -123,7 +123,7 @@ class DrizzleStep:
 
     __slots__ = (
         "ctx_bit", "ctx_plane", "data", "data2", "dq", "expscale", "fillval", "fillval2",
-        "in_units", "iscale", "kernel", "pixfrac", "pixmap", "pscale_ratio", "weights",
+        "in_units", "iscale", "kernel", "linear", "pixfrac", "pixmap", "pscale_ratio", "weights",
         "wht_scale", "xmax", "xmin", "ymax", "ymin",
     )
 
@@ -278,6 +278,7 @@ class Drizzle:
         self._out_img = self._out_wht = self._out_ctx = None
         self._out_img2 = None
         self._ncoadds = 0
+        self.last_linear = None
         if self._out_shape is not None:
             self._alloc_outputs(out_img, out_wht, out_ctx)
         if img2_list is not None:
@@ -408,6 +409,8 @@ class Drizzle:
         xmax=None,
         ymin=None,
         ymax=None,
+        *,
+        linear=None,
     ):
         """Resample ``data`` with ``pixmap`` and co-add it to the outputs.
 
@@ -419,6 +422,12 @@ class Drizzle:
         multiplies the data (``data2`` by ``iscale**2``); ``pixel_scale_ratio``
         sizes the turbo/gaussian/lanczos/tophat kernels; ``in_units="counts"``
         divides by ``exptime``; ``xmin..ymax`` are inclusive 0-based limits.
+
+        ``linear`` (gpuresample extension): a list of arrays shaped like
+        ``data`` drizzled with the data's weights in the same pass; their
+        means over this image alone (NaN where it gave no weight, as a fresh
+        drizzle with fill NaN) are left in ``self.last_linear``.  This is how
+        jwst's ``sqrt(variance)`` arrays are resampled.
 
         Returns
         -------
@@ -443,6 +452,13 @@ class Drizzle:
             data, exptime, pixmap, data2, dq, iscale, pixel_scale_ratio, weight_map,
             wht_scale, pixfrac, in_units, xmin, xmax, ymin, ymax,
         )
+        step.linear = None
+        if linear is not None:
+            step.linear = [_as_2d_float32(a, f"linear[{k}]") for k, a in enumerate(linear)]
+            for k, a in enumerate(step.linear):
+                if a.shape != step.data.shape:
+                    raise ValueError(f"'linear[{k}]' shape {a.shape} is not consistent with 'data' shape "
+                                     f"{step.data.shape}")
         # From here on nothing raises on user input: state may change.
         if self._out_shape is None:
             # no shape anywhere: cover the pixel map's extent (as drizzle does)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,9 +131,12 @@ def drizzle_group(get, n_inputs, grid, params, progress=None, alloc=None, worker
         psr = _ratio_from_input(first, grid)
     var_acc = helper = None
     main_names = VARIANCE_NAMES
+    # Kernel backends (cuda, emulator) drizzle sqrt(var) in the same pass as the
+    # science data; the CPU backend uses separate footprint-box drizzles.
+    same_pass = params.enable_var and getattr(driz._backend, "same_pass_linear", False)
     if params.enable_var:
         var_acc = VarianceAccumulator(shape, params.weight_type, alloc=alloc)
-        if workers >= 2 and n_inputs > 1:
+        if workers >= 2 and n_inputs > 1 and not same_pass:
             main_names = ("var_rnoise",)
             helper = VarianceHelper(n_inputs, get, _variance_boxes(grid, params, psr),
                                     tuple(n for n in VARIANCE_NAMES if n not in main_names))
@@ -160,10 +164,22 @@ def drizzle_group(get, n_inputs, grid, params, progress=None, alloc=None, worker
             kw = dict(exptime=img.exposure_time, pixmap=ex.pixmap, pixel_scale_ratio=psr, iscale=1.0,
                       weight_map=ex.weight, wht_scale=1.0, pixfrac=params.pixfrac, in_units="cps",
                       xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
-            driz.add_image(_science(img), dq=img.dq if params.propagate_dq else None, **kw)
+            names = [n for n in VARIANCE_NAMES if getattr(img, n) is not None] if same_pass else []
+            if names:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # sqrt of negative variance -> NaN
+                    roots = [np.sqrt(getattr(img, n)) for n in names]
+                driz.add_image(_science(img), dq=img.dq if params.propagate_dq else None, linear=roots, **kw)
+            else:
+                driz.add_image(_science(img), dq=img.dq if params.propagate_dq else None, **kw)
             if err_driz is not None and img.err is not None:
                 err_driz.add_image(img.err, **kw)
-            if var_acc is not None:
+            if var_acc is not None and same_pass:
+                if ex.box is not None and names:
+                    y0, y1, x0, x1 = ex.box
+                    var_acc.combine(img, ex.box, {n: driz.last_linear[k][y0:y1, x0:x1] ** 2
+                                                  for k, n in enumerate(names)})
+            elif var_acc is not None:
                 boxes = {}
                 if ex.box is not None:
                     boxes = resample_variance_box(img, ex.pixmap, ex.weight, ex.box, psr, ex.limits,

@@ -32,12 +32,17 @@ __device__ __forceinline__ i64 c_round(double x) {
 // the decision is made in double: |w64| <= 2^-150 is exactly the set of values
 // that round to a float zero.  Normal weights are rounded to float as drizzle
 // does; denormal-range ones are kept in double (no float can hold them under ftz).
-// Arrays co-added with squared weights (drizzle's data2, already scaled by
-// iscale**2): n2 planes of the input (stride n_in) and of the sums (stride n_out).
+// Extra arrays drizzled in the same pass as the data: "data2" co-added with
+// squared weights (drizzle's data2, already scaled by iscale**2) and "linear"
+// ones co-added with the data's own weights (jwst's sqrt(variance) arrays).
+// Planes of the input have stride n_in, planes of the sums stride n_out.
 struct Data2 {
     const float* values;  // (n2, ny, nx) or null
     i64 n2, n_in, n_out;
     double* sum_w2d2;     // (n2, ny_out, nx_out)
+    const float* lin;     // (nlin, ny, nx) or null
+    i64 nlin;
+    double* sum_wlin;     // (nlin, ny_out, nx_out)
 };
 
 __device__ __forceinline__ void contribute(i64 idx, float d, double w64, double* sum_wd, double* sum_w,
@@ -53,4 +58,6 @@ __device__ __forceinline__ void contribute(i64 idx, float d, double w64, double*
     if (dq_acc != 0) atomicOr(&dq_acc[idx], dq_in[src]);
     for (i64 m = 0; m < d2.n2; ++m)
         atomicAdd(&d2.sum_w2d2[m * d2.n_out + idx], w * w * (double)d2.values[m * d2.n_in + src]);
+    for (i64 m = 0; m < d2.nlin; ++m)
+        atomicAdd(&d2.sum_wlin[m * d2.n_out + idx], w * (double)d2.lin[m * d2.n_in + src]);
 }

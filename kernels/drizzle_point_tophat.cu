@@ -21,11 +21,12 @@ extern "C" __global__ void drizzle_point(
     double* sum_wd, double* sum_w,       // (ny_out, nx_out) float64 accumulators
     int* ctx, int bit,                   // context plane or null, bit value
     unsigned int* dq_acc,                // (ny_out, nx_out) or null
-    const float* __restrict__ data2, i64 n2, double* sum_w2d2,  // squared-weight co-adds (n2 planes)
+    const float* __restrict__ data2, i64 n2, double* sum_w2d2,
+    const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds  // squared-weight co-adds (n2 planes)
     unsigned long long* nmiss)           // visited pixels that did not land (one counter)
 {
     const i64 n = nx * ny;
-    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2};
+    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
     for (i64 k = grid_index(); k < n; k += grid_stride()) {
         const i64 j = k / nx;
         const i64 i = k - j * nx;
@@ -52,10 +53,11 @@ extern "C" __global__ void drizzle_tophat(
     float iscale, float wht_scale, double pfo,
     double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc,
     const float* __restrict__ data2, i64 n2, double* sum_w2d2,
+    const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
     unsigned long long* nmiss)
 {
     const i64 n = nx * ny;
-    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2};
+    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
     const double pfo2 = pfo * pfo;
     for (i64 k = grid_index(); k < n; k += grid_stride()) {
         const i64 j = k / nx;

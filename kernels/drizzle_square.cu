@@ -12,10 +12,11 @@ extern "C" __global__ void drizzle_square(
     float iscale, float wht_scale, double pixfrac,
     double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc,
     const float* __restrict__ data2, i64 n2, double* sum_w2d2,
+    const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
     unsigned long long* nmiss)
 {
     const i64 n = nx * ny;
-    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2};
+    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
     const double dh = 0.5 * pixfrac;
     for (i64 k = grid_index(); k < n; k += grid_stride()) {
         const i64 j = k / nx;

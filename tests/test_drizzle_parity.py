@@ -126,3 +126,18 @@ def test_shape_inferred_from_pixmap_is_ny_nx():
     d.add_image(np.ones((20, 30), np.float32), exptime=1.0, pixmap=pm)
     assert d.out_shape == (20, 30)
     assert np.count_nonzero(d.out_wht) > 0.9 * 20 * 30
+
+
+@pytest.mark.parametrize("kernel", DRIZZLE_KERNELS)
+def test_linear_arrays_are_fresh_drizzles(kernel):
+    """add_image(linear=[a]) leaves a drizzled alone (fill NaN) with the data's weights in last_linear."""
+    kw = next(_inputs(5, 1.0))
+    kw.pop("data2")
+    extra = np.sqrt(np.abs(kw["data"])).astype(np.float32)
+    d = Drizzle(kernel=kernel, out_shape=OUT_SHAPE)
+    d.add_image(linear=[extra], **kw)
+    ref = RefDrizzle(kernel=kernel, out_shape=OUT_SHAPE, fillval="NaN", disable_ctx=True)
+    ref.add_image(extra, **{k: v for k, v in kw.items() if k not in ("data", "dq")})
+    np.testing.assert_array_equal(d.last_linear[0], ref.out_img)
+    with pytest.raises(ValueError, match=r"'linear\[0\]' shape"):
+        d.add_image(linear=[extra[:3]], **kw)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
+
+import numpy as np
 
 from ..errors import DrizzleCrashGuardError
 from ..scanner import inverted_footprint, shrink_box
@@ -40,6 +43,9 @@ class CpuBackend:
 
     name = "cpu"
 
+    def _linear_mean(self, driz, step, values):
+        return _fresh_weighted_mean(step, values, driz.out_shape)
+
     def check(self, driz, step):
         """Refuse (before any state change) inputs the installed drizzle cannot take."""
         if step.kernel == "tophat" or DRIZZLE_HAS_CORNER_FIX:
@@ -57,8 +63,13 @@ class CpuBackend:
                 "or enlarge/shift the output grid by a pixel."
             )
 
+    #: The dispatcher drizzles variances in separate footprint-box passes here.
+    same_pass_linear = False
+
     def add_image(self, driz, step):
         """Drizzle one image into ``driz``'s outputs in place; return (nmiss, nskip)."""
+        if step.linear:
+            driz.last_linear = [self._linear_mean(driz, step, a) for a in step.linear]
         ctx = None if step.ctx_plane is None else driz.out_ctx[step.ctx_plane]
         if step.kernel == "tophat":
             return tophat_add(driz, step, ctx)
@@ -97,3 +108,28 @@ class CpuBackend:
         nmiss, nskip = result[-2:]
         return int(nmiss), int(nskip)
 
+
+
+def _fresh_weighted_mean(step, values, out_shape):
+    """One array drizzled alone with the step's weights into a NaN-filled output."""
+    out = np.full(out_shape, np.nan, np.float32)
+    wht = np.zeros(out_shape, np.float32)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Kernel ")
+        warnings.filterwarnings("ignore", message="In lanczos kernel")
+        if step.kernel == "tophat":
+            from types import SimpleNamespace
+
+            from .tophat import tophat_add
+
+            holder = SimpleNamespace(out_shape=out_shape, out_img=out, out_wht=wht, out_img2=None, out_dq=None)
+            sub = copy.copy(step)
+            sub.data, sub.data2, sub.dq, sub.ctx_bit, sub.fillval = values, None, None, None, "NaN"
+            tophat_add(holder, sub, None)
+        else:
+            _tdriz()(input=values, weights=step.weights, pixmap=step.pixmap, output=out, counts=wht,
+                     context=None, uniqid=1, xmin=step.xmin, xmax=step.xmax, ymin=step.ymin, ymax=step.ymax,
+                     iscale=step.iscale, pscale_ratio=step.pscale_ratio, pixfrac=step.pixfrac,
+                     kernel=step.kernel, in_units=step.in_units, expscale=step.expscale, wtscale=step.wht_scale,
+                     fillstr="NaN", fillstr2="NaN")
+    return out

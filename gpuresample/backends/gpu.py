@@ -25,6 +25,8 @@ __all__ = ["CudaBackend", "EmulatorBackend"]
 class _KernelBackend:
     name = "?"
     xp = np
+    #: variances ride along with the science data in one kernel pass
+    same_pass_linear = True
 
     def __init__(self, module):
         self.kernels = GpuDrizzleKernels(self.xp, module)
@@ -54,6 +56,7 @@ class _DeviceOutputs:
         self.out_dq = None if driz.out_dq is None else cp.asarray(driz.out_dq)
         self.out_img2 = None if driz.out_img2 is None else [cp.asarray(a) for a in driz.out_img2]
         self.out_ctx = None
+        self.last_linear = None
         if ctx_plane is not None:
             self.out_ctx = {ctx_plane: cp.asarray(driz.out_ctx[ctx_plane])}
 
@@ -88,6 +91,8 @@ class CudaBackend(_KernelBackend):
         except self.xp.cuda.memory.OutOfMemoryError as exc:
             raise DeviceOutOfMemoryError(str(exc)) from exc
         dev.copy_back(driz, step.ctx_plane)  # only after the image succeeded
+        if dev.last_linear is not None:
+            driz.last_linear = [a.get() for a in dev.last_linear]
         return result
 
 

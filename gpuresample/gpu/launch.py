@@ -107,6 +107,15 @@ class GpuDrizzleKernels:
                     stack[m] = a * iscale2
             data2 = self._dev(stack, np.float32)
             sum_w2d2 = xp.zeros(n2 * n_out, np.float64)
+        # "linear" arrays: co-added with the data's weights in the same pass
+        # (jwst's sqrt(variance) arrays); their per-image means are returned
+        linear = getattr(step, "linear", None) or []
+        nlin = len(linear)
+        lin = sum_wlin = None
+        if nlin:
+            lin = self._dev(np.stack([np.asarray(a, np.float32) for a in linear]), np.float32)
+            sum_wlin = xp.zeros(nlin * n_out, np.float64)
+        extra = (data2, np.int64(n2), sum_w2d2, lin, np.int64(nlin), sum_wlin)
         ctx = None if step.ctx_plane is None else driz.out_ctx[step.ctx_plane]
         bit = np.int32(0) if step.ctx_bit is None else np.uint32(1 << step.ctx_bit).view(np.int32)
         # drizzle keeps iscale as float and divides it by the (float) exposure time
@@ -124,7 +133,7 @@ class GpuDrizzleKernels:
                 return 0, 0  # drizzle processes nothing and reports nothing
             nskip, extra_miss = lim.nskip, lim.nmiss_base
             rows = (self._dev(lim.x1, np.int64), self._dev(lim.x2, np.int64))
-            outs = (sum_wd, sum_w, ctx, bit, dq_acc, data2, np.int64(n2), sum_w2d2, nmiss)
+            outs = (sum_wd, sum_w, ctx, bit, dq_acc, *extra, nmiss)
             if step.kernel == "point":
                 args = (pixmap, data, weight, dq, *rows, *common_out, *outs)
             elif step.kernel == "square":
@@ -136,9 +145,18 @@ class GpuDrizzleKernels:
         else:
             pfo = np.float64(step.pixfrac / step.pscale_ratio / 2.0)
             box = (np.int64(step.xmin), np.int64(step.xmax), np.int64(step.ymin), np.int64(step.ymax))
-            args = (pixmap, data, weight, dq, *box, *common_out, pfo, sum_wd, sum_w, ctx, bit, dq_acc, data2,
-                    np.int64(n2), sum_w2d2, nmiss)
+            args = (pixmap, data, weight, dq, *box, *common_out, pfo, sum_wd, sum_w, ctx, bit, dq_acc, *extra,
+                    nmiss)
             self.module.launch("drizzle_tophat", grid_size(n_in), BLOCK, args)
+        if nlin:
+            # per-image weighted means (NaN where this image gave no weight), as a
+            # fresh drizzle with fill NaN would produce them
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sw = sum_w.reshape(ny_out, nx_out)
+                driz.last_linear = [
+                    xp.where(sw != 0, sum_wlin[m * n_out : (m + 1) * n_out].reshape(ny_out, nx_out) / sw, np.nan)
+                    .astype(np.float32) for m in range(nlin)
+                ]
         do_fill = step.fillval != "INDEF"
         fill = np.float32(float(step.fillval)) if do_fill else np.float32(0)
         if n2:

@@ -107,7 +107,9 @@ class _CupyModule:
         from ..gpu.signatures import check_args
 
         check_args(self.sigs[name], args)
-        self.raw.get_function(name)((int(grid),), (int(block),), tuple(args))
+        # CuPy takes no None: a null pointer travels as an 8-byte zero
+        args = tuple(np.uintp(0) if a is None else a for a in args)
+        self.raw.get_function(name)((int(grid),), (int(block),), args)
 
 
 def cuda_source():

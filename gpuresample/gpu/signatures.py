@@ -114,7 +114,7 @@ def check_args(sig, args):
                 raise TypeError(f"{sig.name}: argument {p.name!r} must have dtype {p.dtype}, got {a.dtype}")
             if not a.flags.c_contiguous:
                 raise TypeError(f"{sig.name}: argument {p.name!r} must be C-contiguous")
-            if not p.const and not a.flags.writeable:
+            if not p.const and not getattr(a.flags, "writeable", True):  # CuPy arrays have no such flag
                 raise TypeError(f"{sig.name}: argument {p.name!r} is written to but not writeable")
         else:
             if not isinstance(a, np.generic) or a.dtype != p.dtype:

@@ -116,3 +116,27 @@ def test_explicit_backend_oom_raises_without_half_results():
         d.add_image(np.ones((12, 12), np.float32), exptime=1.0, pixmap=_pixmap())
     assert d.ctx_id == 0 and d.total_exptime == 0.0
     assert np.all(np.isnan(d.out_img)) and not np.any(d.out_wht)
+
+
+def test_cupy_launch_packs_arguments_for_cupy():
+    """The CuPy launcher checks types and sends null pointers as 8-byte zeros (no GPU needed)."""
+    import numpy as np
+
+    from gpuresample.backends.gpu import _CupyModule
+    from gpuresample.gpu.signatures import kernel_signatures
+
+    calls = []
+
+    class FakeRaw:
+        def get_function(self, name):
+            return lambda grid, block, args: calls.append((name, grid, block, args))
+
+    mod = _CupyModule(FakeRaw(), kernel_signatures())
+    args = (np.zeros(4), np.zeros(4), np.int64(4), np.zeros(4, np.float32), np.zeros(4, np.float32), None, None,
+            np.int32(0), np.float32(0))
+    mod.launch("merge_image", 1, 256, args)
+    (name, grid, block, sent), = calls
+    assert (name, grid, block) == ("merge_image", (1,), (256,))
+    assert sent[5] == 0 and sent[5].dtype == np.uintp and sent[6].dtype == np.uintp
+    with pytest.raises(TypeError, match="numpy int64 scalar"):
+        mod.launch("merge_image", 1, 256, (*args[:2], 4, *args[3:]))

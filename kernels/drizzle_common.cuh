@@ -17,6 +17,25 @@ __device__ __forceinline__ i64 grid_stride() {
     return (i64)gridDim.x * (i64)blockDim.x;
 }
 
+// The loop every drizzle kernel runs: one thread per input pixel k = j*nx+i
+// (grid-stride), only the pixels drizzle's scan visits (x1[j] <= i <= x2[j];
+// pass null limits to visit the inclusive box xmin..xmax, ymin..ymax instead),
+// NaN map entries counted as misses.  body(k, ox, oy) spreads the pixel and
+// returns whether it hit any output pixel.
+template <class Body>
+__device__ inline void for_each_input_pixel(const double* pixmap, i64 nx, i64 ny, const i64* x1, const i64* x2,
+                                            i64 xmin, i64 xmax, i64 ymin, i64 ymax,
+                                            unsigned long long* nmiss, Body body) {
+    const i64 n = nx * ny;
+    for (i64 k = grid_index(); k < n; k += grid_stride()) {
+        const i64 j = k / nx;
+        const i64 i = k - j * nx;
+        if (x1 != 0 ? (i < x1[j] || i > x2[j]) : (i < xmin || i > xmax || j < ymin || j > ymax)) continue;
+        const double ox = pixmap[2 * k], oy = pixmap[2 * k + 1];
+        if (isnan(ox) || isnan(oy) || !body(k, i, j, ox, oy)) atomicAdd(nmiss, 1ULL);
+    }
+}
+
 // C round(): half away from zero.
 __device__ __forceinline__ i64 c_round(double x) {
     return (i64)round(x);

@@ -18,14 +18,8 @@ extern "C" __global__ void drizzle_gaussian(
     const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
     unsigned long long* nmiss)
 {
-    const i64 n = nx * ny;
-    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
-    for (i64 k = grid_index(); k < n; k += grid_stride()) {
-        const i64 j = k / nx;
-        const i64 i = k - j * nx;
-        if (i < x1[j] || i > x2[j]) continue;
-        const double ox = pixmap[2 * k], oy = pixmap[2 * k + 1];
-        if (isnan(ox) || isnan(oy)) { atomicAdd(nmiss, 1ULL); continue; }
+    const Data2 d2 = {data2, n2, nx * ny, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
+    for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double ox, double oy) {
         i64 nxi = c_round(ox - pfo), nxa = c_round(ox + pfo), nyi = c_round(oy - pfo), nya = c_round(oy + pfo);
         if (nxi < 0) nxi = 0;
         if (nxa > nx_out - 1) nxa = nx_out - 1;
@@ -43,8 +37,8 @@ extern "C" __global__ void drizzle_gaussian(
                 contribute(jj * nx_out + ii, d, es * exp(-r2 * efac) * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
             }
         }
-        if (!hit) atomicAdd(nmiss, 1ULL);
-    }
+        return hit;
+    });
 }
 
 extern "C" __global__ void drizzle_lanczos(
@@ -61,14 +55,8 @@ extern "C" __global__ void drizzle_lanczos(
     const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
     unsigned long long* nmiss)
 {
-    const i64 n = nx * ny;
-    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
-    for (i64 k = grid_index(); k < n; k += grid_stride()) {
-        const i64 j = k / nx;
-        const i64 i = k - j * nx;
-        if (i < x1[j] || i > x2[j]) continue;
-        const double xx = pixmap[2 * k], yy = pixmap[2 * k + 1];
-        if (isnan(xx) || isnan(yy)) { atomicAdd(nmiss, 1ULL); continue; }
+    const Data2 d2 = {data2, n2, nx * ny, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
+    for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double xx, double yy) {
         i64 nxi = (i64)floor(xx - pfo) + 1, nxa = (i64)floor(xx + pfo);
         i64 nyi = (i64)floor(yy - pfo) + 1, nya = (i64)floor(yy + pfo);
         if (nxi < 0) nxi = 0;
@@ -87,6 +75,6 @@ extern "C" __global__ void drizzle_lanczos(
                 contribute(jj * nx_out + ii, d, lut[ix] * lut[iy] * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
             }
         }
-        if (!hit) atomicAdd(nmiss, 1ULL);
-    }
+        return hit;
+    });
 }

@@ -25,22 +25,15 @@ extern "C" __global__ void drizzle_point(
     const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds  // squared-weight co-adds (n2 planes)
     unsigned long long* nmiss)           // visited pixels that did not land (one counter)
 {
-    const i64 n = nx * ny;
-    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
-    for (i64 k = grid_index(); k < n; k += grid_stride()) {
-        const i64 j = k / nx;
-        const i64 i = k - j * nx;
-        if (i < x1[j] || i > x2[j]) continue;
-        const double ox = pixmap[2 * k];
-        const double oy = pixmap[2 * k + 1];
-        if (isnan(ox) || isnan(oy)) { atomicAdd(nmiss, 1ULL); continue; }
+    const Data2 d2 = {data2, n2, nx * ny, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
+    for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double ox, double oy) {
         const i64 ii = c_round(ox);
         const i64 jj = c_round(oy);
-        if (ii < 0 || ii >= nx_out || jj < 0 || jj >= ny_out) { atomicAdd(nmiss, 1ULL); continue; }
-        const float d = data[k] * iscale;
+        if (ii < 0 || ii >= nx_out || jj < 0 || jj >= ny_out) return false;
         const float w = weight[k] * wht_scale;
-        contribute(jj * nx_out + ii, d, (double)w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
-    }
+        contribute(jj * nx_out + ii, data[k] * iscale, (double)w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
+        return true;
+    });
 }
 
 // Tophat kernel: every output pixel whose centre is within pfo output pixels
@@ -56,16 +49,10 @@ extern "C" __global__ void drizzle_tophat(
     const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
     unsigned long long* nmiss)
 {
-    const i64 n = nx * ny;
-    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
+    const Data2 d2 = {data2, n2, nx * ny, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
     const double pfo2 = pfo * pfo;
-    for (i64 k = grid_index(); k < n; k += grid_stride()) {
-        const i64 j = k / nx;
-        const i64 i = k - j * nx;
-        if (i < xmin || i > xmax || j < ymin || j > ymax) continue;
-        const double ox = pixmap[2 * k];
-        const double oy = pixmap[2 * k + 1];
-        if (isnan(ox) || isnan(oy)) { atomicAdd(nmiss, 1ULL); continue; }
+    for_each_input_pixel(pixmap, nx, ny, 0, 0, xmin, xmax, ymin, ymax, nmiss,
+                         [&](i64 k, i64, i64, double ox, double oy) {
         const float d = data[k] * iscale;
         const float w = weight[k] * wht_scale;
         const i64 i0 = (i64)ceil(ox - pfo), i1 = (i64)floor(ox + pfo);
@@ -81,6 +68,6 @@ extern "C" __global__ void drizzle_tophat(
                 }
             }
         }
-        if (!hit) atomicAdd(nmiss, 1ULL);
-    }
+        return hit;
+    });
 }

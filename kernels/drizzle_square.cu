@@ -15,13 +15,11 @@ extern "C" __global__ void drizzle_square(
     const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
     unsigned long long* nmiss)
 {
-    const i64 n = nx * ny;
-    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
+    const Data2 d2 = {data2, n2, nx * ny, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
     const double dh = 0.5 * pixfrac;
-    for (i64 k = grid_index(); k < n; k += grid_stride()) {
-        const i64 j = k / nx;
-        const i64 i = k - j * nx;
-        if (i < x1[j] || i > x2[j]) continue;
+    // a NaN centre also makes every corner NaN (each corner's 2x2 cell contains
+    // the centre), so the loop's NaN check gives drizzle's miss count
+    for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64 i, i64 j, double, double) {
         double xo[4], yo[4];
         bool ok;
         if (i > 0 && i < nx - 2 && j > 0 && j < ny - 2) {
@@ -32,7 +30,7 @@ extern "C" __global__ void drizzle_square(
             ok = true;
             for (int c = 0; c < 4 && ok; ++c) ok = interpolate_point(pixmap, nx, ny, xin[c], yin[c], xo + c, yo + c);
         }
-        if (!ok) { atomicAdd(nmiss, 1ULL); continue; }
+        if (!ok) return false;
         const double jaco = 0.5 * ((xo[1] - xo[3]) * (yo[0] - yo[2]) - (xo[0] - xo[2]) * (yo[1] - yo[3]));
         const float d = data[k] * iscale;
         const double w = (double)(weight[k] * wht_scale) / jaco;
@@ -56,6 +54,6 @@ extern "C" __global__ void drizzle_square(
                 }
             }
         }
-        if (!hit) atomicAdd(nmiss, 1ULL);
-    }
+        return hit;
+    });
 }

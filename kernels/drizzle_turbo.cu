@@ -22,14 +22,8 @@ extern "C" __global__ void drizzle_turbo(
     const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
     unsigned long long* nmiss)
 {
-    const i64 n = nx * ny;
-    const Data2 d2 = {data2, n2, n, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
-    for (i64 k = grid_index(); k < n; k += grid_stride()) {
-        const i64 j = k / nx;
-        const i64 i = k - j * nx;
-        if (i < x1[j] || i > x2[j]) continue;
-        const double ox = pixmap[2 * k], oy = pixmap[2 * k + 1];
-        if (isnan(ox) || isnan(oy)) { atomicAdd(nmiss, 1ULL); continue; }
+    const Data2 d2 = {data2, n2, nx * ny, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
+    for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double ox, double oy) {
         const double xxi = ox - pfo, xxa = ox + pfo, yyi = oy - pfo, yya = oy + pfo;
         i64 iis = c_round(xxi), iie = c_round(xxa), jjs = c_round(yyi), jje = c_round(yya);
         if (iis < 0) iis = 0;
@@ -49,6 +43,6 @@ extern "C" __global__ void drizzle_turbo(
                 }
             }
         }
-        if (!hit) atomicAdd(nmiss, 1ULL);
-    }
+        return hit;
+    });
 }

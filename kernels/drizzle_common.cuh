@@ -36,6 +36,12 @@ __device__ inline void for_each_input_pixel(const double* pixmap, i64 nx, i64 ny
     }
 }
 
+// Clip an inclusive index range to [0, n - 1].
+__device__ __forceinline__ void clip_range(i64& lo, i64& hi, i64 n) {
+    if (lo < 0) lo = 0;
+    if (hi > n - 1) hi = n - 1;
+}
+
 // C round(): half away from zero.
 __device__ __forceinline__ i64 c_round(double x) {
     return (i64)round(x);

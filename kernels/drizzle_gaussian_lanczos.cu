@@ -21,10 +21,8 @@ extern "C" __global__ void drizzle_gaussian(
     const Data2 d2 = {data2, n2, nx * ny, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
     for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double ox, double oy) {
         i64 nxi = c_round(ox - pfo), nxa = c_round(ox + pfo), nyi = c_round(oy - pfo), nya = c_round(oy + pfo);
-        if (nxi < 0) nxi = 0;
-        if (nxa > nx_out - 1) nxa = nx_out - 1;
-        if (nyi < 0) nyi = 0;
-        if (nya > ny_out - 1) nya = ny_out - 1;
+        clip_range(nxi, nxa, nx_out);
+        clip_range(nyi, nya, ny_out);
         const float d = data[k] * iscale;
         const double w = (double)(weight[k] * wht_scale);
         bool hit = false;
@@ -59,10 +57,8 @@ extern "C" __global__ void drizzle_lanczos(
     for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double xx, double yy) {
         i64 nxi = (i64)floor(xx - pfo) + 1, nxa = (i64)floor(xx + pfo);
         i64 nyi = (i64)floor(yy - pfo) + 1, nya = (i64)floor(yy + pfo);
-        if (nxi < 0) nxi = 0;
-        if (nxa > nx_out - 1) nxa = nx_out - 1;
-        if (nyi < 0) nyi = 0;
-        if (nya > ny_out - 1) nya = ny_out - 1;
+        clip_range(nxi, nxa, nx_out);
+        clip_range(nyi, nya, ny_out);
         const float d = data[k] * iscale;
         const double w = (double)(weight[k] * wht_scale);
         bool hit = false;

@@ -40,10 +40,8 @@ extern "C" __global__ void drizzle_square(
             ylo = yo[c] < ylo ? yo[c] : ylo; yhi = yo[c] > yhi ? yo[c] : yhi;
         }
         i64 jj0 = c_round(ylo), jj1 = c_round(yhi), ii0 = c_round(xlo), ii1 = c_round(xhi);
-        if (jj0 < 0) jj0 = 0;
-        if (jj1 > ny_out - 1) jj1 = ny_out - 1;
-        if (ii0 < 0) ii0 = 0;
-        if (ii1 > nx_out - 1) ii1 = nx_out - 1;
+        clip_range(jj0, jj1, ny_out);
+        clip_range(ii0, ii1, nx_out);
         bool hit = false;
         for (i64 jj = jj0; jj <= jj1; ++jj) {
             for (i64 ii = ii0; ii <= ii1; ++ii) {

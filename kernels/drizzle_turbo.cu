@@ -26,10 +26,8 @@ extern "C" __global__ void drizzle_turbo(
     for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double ox, double oy) {
         const double xxi = ox - pfo, xxa = ox + pfo, yyi = oy - pfo, yya = oy + pfo;
         i64 iis = c_round(xxi), iie = c_round(xxa), jjs = c_round(yyi), jje = c_round(yya);
-        if (iis < 0) iis = 0;
-        if (iie > nx_out - 1) iie = nx_out - 1;
-        if (jjs < 0) jjs = 0;
-        if (jje > ny_out - 1) jje = ny_out - 1;
+        clip_range(iis, iie, nx_out);
+        clip_range(jjs, jje, ny_out);
         const float d = data[k] * iscale;
         const double w = (double)(weight[k] * wht_scale);
         bool hit = false;

@@ -1,11 +1,10 @@
-"""The embedded default job: drizzle a synthetic dithered NIRCam-like scene.
+"""The embedded default job: resample a synthetic dithered NIRCam-like scene.
 
 Run ``python -m gpuresample.demo`` (options: ``--help``).  It builds the scene
-with :func:`gpuresample.synthetic.dithered_scene`, maps every exposure onto a
-north-up TAN grid with :func:`gpuresample.calc_pixmap` (``stepsize="auto"``),
-drizzles them with :class:`gpuresample.Drizzle` using inverse read-noise
-variance weights and DQ masking, writes a FITS file (SCI, WHT, CON) and prints
-where it is and how long each stage took.
+with :func:`gpuresample.synthetic.dithered_scene` (distorted gwcs, stars and
+galaxies, noise, variance arrays, flagged pixels), runs
+:func:`gpuresample.resample` at jwst's defaults (north up), writes a FITS file
+(SCI, ERR, CON, WHT, VAR_*) and prints where it is and how long it took.
 """
 
 from __future__ import annotations
@@ -18,50 +17,47 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Drizzle, calc_pixmap
-from .synthetic import dithered_scene, tan_output_wcs
+from . import resample
+from .synthetic import dithered_scene
 
 __all__ = ["main", "run_demo"]
 
-# DQ bits that disqualify a pixel (JWST DO_NOT_USE | SATURATED | HOT)
-_BAD_BITS = 1 | 2 | 2048
-
 
 def run_demo(n_exposures=4, size=1024, kernel="square", pixfrac=1.0, backend="auto", seed=0):
-    """Drizzle the synthetic scene; return ``(driz, out_wcs, timings)``."""
+    """Resample the synthetic scene; return ``(result, timings)``."""
     timings = {}
     t0 = time.perf_counter()
     exposures = dithered_scene(n_exposures=n_exposures, shape=(size, size), seed=seed)
-    out_wcs, out_shape = tan_output_wcs([e["wcs"] for e in exposures])
     timings["scene"] = time.perf_counter() - t0
-
-    driz = Drizzle(kernel=kernel, out_shape=out_shape, max_ctx_id=n_exposures - 1, backend=backend)
-    timings["pixmap"] = timings["drizzle"] = 0.0
-    for e in exposures:
-        t = time.perf_counter()
-        pixmap = calc_pixmap(e["wcs"], out_wcs, stepsize="auto", order=3)
-        timings["pixmap"] += time.perf_counter() - t
-        t = time.perf_counter()
-        with np.errstate(divide="ignore"):
-            weight = np.where((e["dq"] & _BAD_BITS) == 0, 1.0 / e["var_rnoise"], 0.0).astype(np.float32)
-        driz.add_image(e["data"], exptime=e["exposure_time"], pixmap=pixmap, weight_map=weight,
-                       dq=e["dq"], pixfrac=pixfrac)
-        timings["drizzle"] += time.perf_counter() - t
-    return driz, out_wcs, timings
+    t0 = time.perf_counter()
+    result = resample(exposures, kernel=kernel, pixfrac=pixfrac, rotation=0.0, backend=backend)
+    timings["resample"] = time.perf_counter() - t0
+    return result, timings
 
 
-def _write_fits(path, driz, out_wcs, overwrite):
+def _fits_header(result):
+    """A celestial FITS WCS fitted to the output gwcs (the demo's file is for viewing)."""
+    ny, nx = result.shape
+    return result.wcs.to_fits_sip(bounding_box=((-0.5, nx - 0.5), (-0.5, ny - 0.5)), degree=1,
+                                  max_pix_error=0.01)
+
+
+def _write_fits(path, result, overwrite):
     from astropy.io import fits
 
-    hdr = out_wcs.to_header()
-    hdus = [
-        fits.PrimaryHDU(),
-        fits.ImageHDU(driz.out_img, header=hdr, name="SCI"),
-        fits.ImageHDU(driz.out_wht, header=hdr, name="WHT"),
-        fits.ImageHDU(driz.out_ctx, name="CON"),
-    ]
-    hdus[0].header["KERNEL"] = driz.kernel
-    hdus[0].header["EXPTIME"] = driz.total_exptime
+    hdr = _fits_header(result)
+    hdus = [fits.PrimaryHDU()]
+    for name in ("data", "err", "con", "wht", "var_rnoise", "var_poisson", "var_flat"):
+        arr = getattr(result, name)
+        if arr is not None:
+            hdus.append(fits.ImageHDU(np.asarray(arr), header=hdr if arr.ndim == 2 else None,
+                                      name="SCI" if name == "data" else name.upper()))
+    meta = result.meta
+    hdus[0].header["KERNEL"] = meta["kernel"]
+    hdus[0].header["PIXFRAC"] = meta["pixfrac"]
+    hdus[0].header["NDRIZ"] = meta["ndrizzled"]
+    hdus[0].header["EXPTIME"] = meta["exposure_time"]
+    hdus[0].header["PIXAR_SR"] = meta["pixelarea_steradians"]
     # write next to the target and rename: never leave a half-written file
     tmp = path.with_name(path.name + ".part")
     fits.HDUList(hdus).writeto(tmp, overwrite=True)
@@ -90,13 +86,14 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
-    driz, out_wcs, timings = run_demo(args.exposures, args.size, args.kernel, args.pixfrac, args.backend)
-    _write_fits(out, driz, out_wcs, args.overwrite)
+    result, timings = run_demo(args.exposures, args.size, args.kernel, args.pixfrac, args.backend)
+    _write_fits(out, result, args.overwrite)
     total = time.perf_counter() - t0
-    good = driz.out_wht > 0
+    good = result.wht > 0
     print(f"gpuresample demo: {args.exposures} exposures of {args.size}x{args.size} px -> "
-          f"{driz.out_shape[1]}x{driz.out_shape[0]} px mosaic ({driz.kernel}, backend {driz.backend})")
-    print(f"  covered pixels: {good.mean():.1%}; median SCI {np.median(driz.out_img[good]):.4g}")
+          f"{result.shape[1]}x{result.shape[0]} px mosaic ({result.meta['kernel']})")
+    print(f"  covered pixels: {good.mean():.1%}; median SCI {np.median(result.data[good]):.4g}, "
+          f"median ERR {np.median(result.err[good]):.4g}")
     print("  time: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()) + f"; total {total:.2f} s")
     print(f"  wrote {out.resolve()}")
     return 0

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputFileError
 from .exposure import Image
 
 __all__ = ["LazyExposure", "read_exposure", "write_exposure"]
@@ -26,16 +27,34 @@ __all__ = ["LazyExposure", "read_exposure", "write_exposure"]
 _ARRAYS = ("data", "dq", "var_rnoise", "var_poisson", "var_flat", "var_sky", "err")
 
 
-def _open(path):
+def _open(path, memmap=False):
     import asdf
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"input file not found: {path}")
+        raise InputFileError(f"{path}: file not found")
     try:
-        return asdf.open(path, lazy_load=True, memmap=False)
+        return asdf.open(path, lazy_load=True, memmap=memmap)
     except Exception as exc:  # asdf raises many types for unreadable/truncated files
-        raise ValueError(f"{path}: could not be read as ASDF: {exc}") from None
+        raise InputFileError(f"{path}: could not be read as ASDF: {exc}") from None
+
+
+def _check_blocks(path, tree):
+    """Refuse a truncated file now: memory-map each array block and touch its last element.
+
+    asdf opens a truncated file lazily without complaint and only fails when
+    the arrays are read; with ``memmap=True`` mapping a block that runs past
+    the end of the file fails at once, without reading the data.
+    """
+    for key in _ARRAYS:
+        arr = tree.get(key)
+        if arr is None:
+            continue
+        try:
+            if arr.size:
+                arr[(-1,) * arr.ndim]
+        except Exception as exc:
+            raise InputFileError(f"{path}: array '{key}' could not be read (truncated file?): {exc}") from None
 
 
 def _scalars(tree):
@@ -53,20 +72,25 @@ class LazyExposure:
 
     def __init__(self, path):
         self.path = Path(path)
-        with _open(self.path) as af:
+        with _open(self.path, memmap=True) as af:
             tree = af.tree
             for key in ("data", "wcs"):
                 if key not in tree:
-                    raise ValueError(f"{self.path}: missing '{key}' (expected an exposure file)")
+                    raise InputFileError(f"{self.path}: missing '{key}' (expected an exposure file with "
+                                         "'data' and a gwcs under 'wcs')")
+            if not hasattr(tree["wcs"], "pixel_to_world_values"):
+                raise InputFileError(f"{self.path}: 'wcs' is a {type(tree['wcs']).__name__}, not a gwcs.WCS")
             self.wcs = copy.deepcopy(tree["wcs"])
-            self.shape = tuple(tree["data"].shape)
+            self.shape = tuple(getattr(tree["data"], "shape", ()))
+            if len(self.shape) != 2:
+                raise InputFileError(f"{self.path}: 'data' must be a 2-D image; got shape {self.shape}")
             self.scalars = _scalars(tree)
             for key in _ARRAYS[1:]:  # check array shapes now, before anything is allocated
                 arr = tree.get(key)
                 if arr is not None and tuple(arr.shape) != self.shape:
-                    raise ValueError(f"{self.path}: '{key}' shape {tuple(arr.shape)} differs from 'data' {self.shape}")
-        if len(self.shape) != 2:
-            raise ValueError(f"{self.path}: 'data' must be a 2-D image; got shape {self.shape}")
+                    raise InputFileError(f"{self.path}: '{key}' shape {tuple(arr.shape)} differs from "
+                                         f"'data' {self.shape}")
+            _check_blocks(self.path, tree)
         self.scalars.setdefault("filename", self.path.name)
 
     @property

@@ -159,6 +159,8 @@ def drizzle_group(get, n_inputs, grid, params, progress=None, alloc=None, worker
                 driz.skip_context_id()
                 if helper is not None:
                     helper.result(k)
+                if progress is not None:
+                    progress(k, img, time.perf_counter() - t0)
                 continue
             xmin, xmax, ymin, ymax = ex.limits
             kw = dict(exptime=img.exposure_time, pixmap=ex.pixmap, pixel_scale_ratio=psr, iscale=1.0,

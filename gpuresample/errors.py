@@ -4,6 +4,7 @@ __all__ = [
     "BackendUnavailableError",
     "DeviceOutOfMemoryError",
     "DrizzleCrashGuardError",
+    "InputFileError",
     "NonConservingKernelWarning",
     "OutputTooLargeError",
 ]
@@ -20,6 +21,14 @@ class OutputTooLargeError(MemoryError):
         super().__init__(message)
         self.required = required
         self.allowed = allowed
+
+
+class InputFileError(ValueError):
+    """An input file cannot be used: missing, unreadable, truncated, no WCS, not imaging...
+
+    The message starts with the file's path.  Raised while the inputs are
+    opened, before any output is allocated.
+    """
 
 
 class BackendUnavailableError(RuntimeError):

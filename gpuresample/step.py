@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .asdf_io import LazyExposure
 from .dispatch import DrizzleParams, drizzle_group, input_limits
 from .dqflags import DEFAULT_GOOD_BITS, parse_good_bits
 from .exposure import as_exposure
@@ -23,6 +22,7 @@ from .kernel_info import normalize_kernel
 from .memory import check_device_memory, check_memory, device_estimate, estimate_memory, resolve_allowed_memory
 from .output_grid import footprint_of, grid_from_inputs, load_output_wcs
 from .parallel import resolve_workers
+from .readers import expand_inputs
 from .scratch import ArrayAllocator
 from .weights import WEIGHT_TYPES
 
@@ -97,17 +97,20 @@ def resample(
     backend="auto",
     workdir=None,
     workers="auto",
+    progress=None,
 ):
     """Drizzle many exposures onto one output grid, like jwst's ``resample`` step.
 
     Parameters
     ----------
-    inputs : list of dict or Image
+    inputs : list of dict, Image or path; or one path
         stcal-style model dicts (``data``, ``dq``, ``var_rnoise``,
         ``var_poisson``, ``var_flat``, ``wcs``, ``wcsinfo``, ``exposure_time``,
         ``measurement_time``, ``start_time``, ``end_time``, ``duration``,
-        ``group_id``, ``filename``, ``level``, ``subtracted``, ``bunit_data``...)
-        or :class:`gpuresample.Image`.  Never modified.
+        ``group_id``, ``filename``, ``level``, ``subtracted``, ``bunit_data``...),
+        :class:`gpuresample.Image`, or files: JWST ``_cal.fits``, FITS images
+        with a FITS WCS, ASDF exposure files, jwst association JSON files
+        (see :mod:`gpuresample.readers`).  Never modified.
     pixfrac, kernel, fillval
         drizzle parameters (``kernel`` also ``"tophat"``).  ``fillval``
         ``"INDEF"`` gives NaN where no input lands (jwst's ``"NAN"``).
@@ -156,13 +159,19 @@ def resample(
         2+ cores) a forked helper drizzles the variance arrays of the next
         exposure while the main process drizzles the science data.  Results
         are identical for any value.
+    progress : callable, optional
+        ``progress(done, total, filename)`` after each exposure is drizzled
+        (``done`` counts from 1; with ``single=True`` it runs over all
+        products).  Used by the command line for its progress bar.
 
     Returns
     -------
     ResampleResult or list of ResampleResult
     """
     # ---------------------------------------------------------- validation
-    if inputs is None or isinstance(inputs, (str, bytes, dict, Path)) or not hasattr(inputs, "__iter__"):
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]  # one file or one association
+    if inputs is None or isinstance(inputs, (bytes, dict)) or not hasattr(inputs, "__iter__"):
         raise TypeError("inputs must be a list of model dicts, gpuresample.Image objects or file paths")
     items = list(inputs)
     if not items:
@@ -186,6 +195,8 @@ def resample(
         raise ValueError(f"pixmap_stepsize must be 'auto' or a number >= 1; got {pixmap_stepsize!r}")
     if pixmap_stepsize != "auto":
         pixmap_stepsize = max(1, round(pixmap_stepsize))
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable progress(done, total, filename); got {progress!r}")
     parse_good_bits(good_bits)
     resolve_workers(workers)  # validate before any work
     allowed = resolve_allowed_memory(allowed_memory)
@@ -194,16 +205,23 @@ def resample(
     from .backends import get_backend
     backend_name = get_backend(backend).name
 
+    # Files (and the members of associations) are opened — and so checked —
+    # all before anything is read or allocated.
+    expanded = []
+    for item in items:
+        if isinstance(item, (str, Path)):
+            expanded.extend(expand_inputs([item])[0])
+        else:
+            expanded.append(item)
     lazy = {}
     images = []
-    for k, item in enumerate(items):
-        if isinstance(item, (str, Path)):
-            exp = LazyExposure(item)
+    for k, item in enumerate(expanded):
+        if hasattr(item, "load") and hasattr(item, "stub"):  # a lazy exposure from gpuresample.readers
             if in_memory:
-                item = exp.load()
+                item = item.load()
             else:
-                lazy[k] = exp
-                item = exp.stub()
+                lazy[k] = item
+                item = item.stub()
         images.append(as_exposure(item, k))
     _bunit_check(images)
 
@@ -264,16 +282,25 @@ def resample(
         propagate_dq=propagate_dq, pixmap_stepsize=pixmap_stepsize, pixmap_order=pixmap_order,
         backend=backend_name,
     )
+    done = [0]
+
+    def report(_k, img, _seconds):
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], len(images), img.filename)
+
     if single:
         results = []
         for gid, members in groups.items():
             log.info("single: drizzling exposure group %s (%d inputs)", gid, len(members))
-            res = drizzle_group(getter(members), len(members), grid, params, alloc=alloc, workers=nworkers)
+            res = drizzle_group(getter(members), len(members), grid, params, progress=report, alloc=alloc,
+                                  workers=nworkers)
             _finish(res, members, blendheaders)
             results.append(res)
         alloc.close()
         return results
-    res = drizzle_group(getter(images), len(images), grid, params, alloc=alloc, workers=nworkers)
+    res = drizzle_group(getter(images), len(images), grid, params, progress=report, alloc=alloc,
+                        workers=nworkers)
     alloc.close()
     if not np.any(res.wht > 0):
         raise ValueError("no input pixel landed on the output grid with a positive weight")

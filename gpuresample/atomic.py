@@ -1,0 +1,94 @@
+"""Write a file completely or not at all.
+
+Every output of gpuresample is written to a temporary file in the target's
+own folder (same file system, so the final rename is atomic) and only then
+moved into place.  A crash, a full disk or Ctrl-C leaves at most a hidden
+``.<stem>.*.part<suffix>`` file that is removed on the way out — never a truncated
+product under the real name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["atomic_output", "check_output_path"]
+
+
+def check_output_path(path, overwrite=False, inputs=()):
+    """Refuse an output that cannot or must not be written, before any work is done.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is False.
+    ValueError
+        ``path`` is one of ``inputs`` (inputs are never modified), or a folder.
+    OSError
+        The folder does not exist or is not writable.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    for item in inputs:
+        try:
+            same = Path(item).resolve() == path.resolve() or (path.exists() and os.path.samefile(item, path))
+        except OSError:
+            same = False
+        if same:
+            raise ValueError(f"{path}: the output would replace an input file; choose another output name")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a file name for the output")
+    if not folder.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "output folder does not exist", str(folder))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "output folder is not writable", str(folder))
+    if path.exists() and not overwrite:
+        raise FileExistsError(errno.EEXIST, "output exists (pass overwrite=True / --overwrite to replace it)",
+                              str(path))
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path, overwrite=False):
+    """Context manager yielding a temporary path; on success it becomes ``path``.
+
+    Without ``overwrite`` the final step is a hard link, which fails if
+    ``path`` appeared in the meantime (another process), so an existing file
+    is never replaced.  On any exception the temporary file is removed.
+    """
+    path = check_output_path(path, overwrite)
+    # the real suffix stays last: writers (stdatamodels) choose the format by it
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        try:
+            yield tmp
+        except OSError as exc:  # full disk, file-size limit, I/O error: say which output failed
+            detail = exc.strerror or str(exc)
+            raise OSError(exc.errno, f"could not write the output ({detail}); nothing was left behind",
+                          str(path)) from exc
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; outputs get the usual mode
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise FileExistsError(errno.EEXIST, "output appeared while writing; not replaced",
+                                      str(path)) from None
+            except OSError:  # no hard links on this file system: check, then rename
+                if path.exists():
+                    raise FileExistsError(errno.EEXIST, "output appeared while writing; not replaced",
+                                          str(path)) from None
+                os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

@@ -1,0 +1,391 @@
+"""The ``gpuresample`` command line.
+
+``gpuresample INPUT... [-o OUTPUT] [step flags]`` resamples JWST ``_cal.fits``
+files, FITS images with a FITS WCS, ASDF exposures or jwst association JSON
+files into an ``_i2d.fits`` (or ``.asdf``) product; the step's arguments are
+flags with jwst's names (``--pixfrac``, ``--kernel``, ``--pixel_scale_ratio``,
+...; a dashed spelling such as ``--pixel-scale-ratio`` works too, and boolean
+flags accept jwst's ``--single=True`` form).  ``gpuresample demo`` runs the
+embedded synthetic scene.
+
+Exit status: 0 on success; 2 for a malformed command line; 1 for anything
+else (bad input file, output exists, out of memory...), with a one-line
+message and no traceback unless ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+log = logging.getLogger("gpuresample")
+
+_JWST_SUFFIXES = ("_cal", "_crf", "_calints", "_rate", "_flt", "_flc", "_i2d", "_drz", "_exposure")
+
+
+# ---------------------------------------------------------------- flag types
+
+
+def _bool(text):
+    t = str(text).strip().lower()
+    if t in ("1", "true", "yes", "on"):
+        return True
+    if t in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false; got {text!r}")
+
+
+def _pair_type(kind, names):
+    def parse(text):
+        parts = [p for p in str(text).replace(" ", ",").split(",") if p]
+        if len(parts) != 2:
+            raise argparse.ArgumentTypeError(f"expected two comma-separated numbers {names}; got {text!r}")
+        try:
+            return tuple(kind(p) for p in parts)
+        except ValueError:
+            what = "integers" if kind is int else "numbers"
+            raise argparse.ArgumentTypeError(f"expected two {what} {names}; got {text!r}") from None
+
+    return parse
+
+
+def _finite_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+    if v != v or v in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number; got {text!r}")
+    return v
+
+
+def _pixfrac(text):
+    v = _finite_float(text)
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1]; got {text}")
+    return v
+
+
+def _positive(text):
+    v = _finite_float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0; got {text}")
+    return v
+
+
+def _stepsize(text):
+    if text == "auto":
+        return "auto"
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1; got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1; got {text!r}")
+    return v
+
+
+def _flag(parser, name, **kw):
+    """An option spelled jwst's way (``--pixel_scale_ratio``) and dashed (``--pixel-scale-ratio``)."""
+    spellings = [f"--{name}"]
+    if "_" in name:
+        spellings.append(f"--{name.replace('_', '-')}")
+    parser.add_argument(*spellings, dest=name, **kw)
+
+
+def _bool_flag(parser, name, default, help_text):
+    """``--name`` / ``--name=BOOL`` / ``--no-name`` (jwst's strun takes ``--name=True``)."""
+    spellings = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
+    parser.add_argument(*spellings, dest=name, nargs="?", const=True, default=default, type=_bool,
+                        metavar="BOOL", help=f"{help_text} (default {default})")
+    negs = [f"--no-{name}"] + ([f"--no-{name.replace('_', '-')}"] if "_" in name else [])
+    parser.add_argument(*negs, dest=name, action="store_false", help=argparse.SUPPRESS)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (argparse prints the whole multi-line usage first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser():
+    from .kernel_info import KERNELS
+    from .weights import WEIGHT_TYPES
+
+    p = _Parser(
+        prog="gpuresample",
+        description="Drizzle calibrated exposures onto one output grid (the jwst resample step). "
+                    "Run 'gpuresample demo' for the embedded synthetic example.",
+        epilog="Inputs are never modified; an existing output is only replaced with --overwrite.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="_cal.fits / FITS-WCS / ASDF exposure files, or jwst association JSON files")
+    p.add_argument("-o", "--output", help="output file (.fits or .asdf); default: <product or first input>_i2d.fits")
+    _flag(p, "output_dir", help="folder for the output(s) (default: the current folder)")
+    g = p.add_argument_group("resample step arguments (jwst names)")
+    _flag(g, "pixfrac", type=_pixfrac, default=1.0, help="drizzle pixel fraction, (0, 1] (default 1)")
+    _flag(g, "kernel", choices=KERNELS, default="square", help="drizzle kernel (default square)")
+    _flag(g, "pixel_scale_ratio", type=_positive, default=1.0, help="output / input pixel scale (default 1)")
+    _flag(g, "pixel_scale", type=_positive, help="output pixel scale, arcsec (overrides the ratio)")
+    _flag(g, "rotation", type=_finite_float,
+          help="position angle of output +y, deg (0 = north up; default: detector orientation)")
+    _flag(g, "crpix", type=_pair_type(float, "x,y"), metavar="X,Y", help="reference pixel, 0-based")
+    _flag(g, "crval", type=_pair_type(float, "ra,dec"), metavar="RA,DEC", help="reference sky position, deg")
+    _flag(g, "output_shape", type=_pair_type(int, "nx,ny"), metavar="NX,NY", help="output size in pixels")
+    _flag(g, "output_wcs", metavar="FILE", help="ASDF file with the output gwcs under 'wcs'")
+    _flag(g, "fillval", default="INDEF", help="value where no input lands (default INDEF = NaN)")
+    _flag(g, "weight_type", choices=WEIGHT_TYPES, default="ivm", help="drizzle weighting (default ivm)")
+    _bool_flag(g, "single", False, "one output per exposure group")
+    _bool_flag(g, "blendheaders", True, "blend the inputs' primary headers into the output")
+    _flag(g, "allowed_memory", type=_positive, help="fraction of available memory the run may use")
+    _bool_flag(g, "in_memory", True, "hold all inputs in memory (false: read one at a time)")
+    _bool_flag(g, "enable_ctx", True, "write the context (CON) array")
+    _bool_flag(g, "enable_err", True, "write ERR (and the variance arrays)")
+    _bool_flag(g, "report_var", True, "write VAR_RNOISE, VAR_POISSON, VAR_FLAT")
+    _bool_flag(g, "propagate_dq", False, "write the OR-combined DQ array")
+    _flag(g, "pixmap_stepsize", type=_stepsize, default="auto", help="pixel-map grid step ('auto' or pixels)")
+    _flag(g, "pixmap_order", type=int, choices=(1, 3), default=3, help="pixel-map interpolation order")
+    _flag(g, "good_bits", default="~DO_NOT_USE+NON_SCIENCE", help="DQ bits that do not disqualify a pixel")
+    r = p.add_argument_group("run")
+    r.add_argument("--backend", choices=("auto", "cpu", "cuda", "emulator"), default="auto")
+    r.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    r.add_argument("--preview", metavar="PNG", help="also write a PNG picture of the mosaic and weights")
+    r.add_argument("--progress", choices=("auto", "bar", "plain", "none"), default="auto",
+                   help="progress display: bar on a terminal, plain log lines otherwise (auto)")
+    r.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    r.add_argument("-v", "--verbose", action="store_true", help="log details; show tracebacks")
+    return p
+
+
+# ---------------------------------------------------------------- progress
+
+
+class _Progress:
+    """Progress over exposures: a tqdm bar on a terminal, one log line each otherwise."""
+
+    def __init__(self, mode, stream=None):
+        self.stream = stream or sys.stderr
+        if mode == "auto":
+            mode = "bar" if self.stream.isatty() else "plain"
+        if mode == "bar":
+            try:
+                import tqdm  # noqa: F401
+            except ImportError:
+                mode = "plain"
+        self.mode = mode
+        self.bar = None
+
+    def __call__(self, done, total, filename):
+        if self.mode == "bar":
+            if self.bar is None:
+                from tqdm import tqdm
+
+                # a terminal that reports no size (a fresh pty, some CI runners) would
+                # make tqdm draw a zero-width bar, or hide it below row 0
+                size = shutil.get_terminal_size(fallback=(100, 24))
+                self.bar = tqdm(total=total, desc="drizzling", unit="exposure", file=self.stream,
+                                ncols=max(40, size.columns), nrows=max(2, size.lines))
+            self.bar.set_postfix_str(str(filename), refresh=False)
+            self.bar.update(1)
+        elif self.mode == "plain":
+            print(f"gpuresample: drizzled {done}/{total}: {filename}", file=self.stream, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+# ---------------------------------------------------------------- main job
+
+
+def _default_name(first_input, product):
+    if product:
+        return f"{product}_i2d.fits"
+    stem = Path(first_input).name
+    for suffix in (".fits.gz", ".fits", ".fit", ".asdf", ".json"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    for s in _JWST_SUFFIXES:
+        if stem.endswith(s):
+            stem = stem[: -len(s)]
+            break
+    return f"{stem}_i2d.fits"
+
+
+def _single_name(result, out_dir):
+    first = result.inputs[0]["filename"] if result.inputs else "group"
+    return out_dir / _default_name(first, None).replace("_i2d.fits", "_outlier_i2d.fits")
+
+
+def _run(args):
+    from . import resample
+    from .atomic import check_output_path
+    from .i2d import write_product
+    from .preview import save_preview
+    from .readers import expand_inputs
+
+    t0 = time.perf_counter()
+    out_dir = Path(args.output_dir) if args.output_dir else Path(".")
+    if args.output_dir and not out_dir.is_dir():
+        raise FileNotFoundError(f"--output_dir {out_dir}: folder does not exist")
+    # Open (and so check) every input and the output paths before any work.
+    exposures, product = expand_inputs(args.inputs)
+    input_paths = [e.path for e in exposures] + [Path(p) for p in args.inputs]
+    output = None
+    if not args.single:
+        output = Path(args.output) if args.output else out_dir / _default_name(args.inputs[0], product)
+        if args.output and args.output_dir and not Path(args.output).is_absolute():
+            output = out_dir / args.output
+        check_output_path(output, args.overwrite, input_paths)
+    if args.preview:
+        check_output_path(args.preview, args.overwrite, input_paths)
+    if args.single:
+        check_output_path(out_dir / ".gpuresample-probe", True)  # the folder exists and is writable
+
+    progress = _Progress("none" if args.quiet else args.progress)
+    try:
+        result = resample(
+            exposures, pixfrac=args.pixfrac, kernel=args.kernel, pixel_scale_ratio=args.pixel_scale_ratio,
+            pixel_scale=args.pixel_scale, rotation=args.rotation, crpix=args.crpix, crval=args.crval,
+            output_shape=args.output_shape, output_wcs=args.output_wcs, fillval=args.fillval,
+            weight_type=args.weight_type, single=args.single, blendheaders=args.blendheaders,
+            allowed_memory=args.allowed_memory, in_memory=args.in_memory, enable_ctx=args.enable_ctx,
+            enable_err=args.enable_err, report_var=args.report_var, propagate_dq=args.propagate_dq,
+            pixmap_stepsize=args.pixmap_stepsize, pixmap_order=args.pixmap_order, good_bits=args.good_bits,
+            backend=args.backend, progress=progress,
+        )
+    finally:
+        progress.close()
+    t_resample = time.perf_counter() - t0
+    if args.single:
+        pairs = [(r, _single_name(r, out_dir)) for r in result]
+        for _, path in pairs:  # all names checked before the first is written
+            check_output_path(path, args.overwrite, input_paths)
+    else:
+        pairs = [(result, output)]
+    for res, path in pairs:
+        write_product(path, res, overwrite=args.overwrite, blendheaders=args.blendheaders)
+        _say(args, f"gpuresample: wrote {path} ({res.shape[1]} x {res.shape[0]} px, "
+                   f"{res.meta.get('ndrizzled')} inputs)")
+    if args.preview:
+        save_preview(pairs[0][0], args.preview, overwrite=args.overwrite)
+        _say(args, f"gpuresample: wrote preview {args.preview}")
+    _say(args, f"gpuresample: done in {time.perf_counter() - t0:.1f} s (resample {t_resample:.1f} s)")
+    return 0
+
+
+def _say(args, text):
+    if not args.quiet:
+        print(text, flush=True)
+
+
+# ---------------------------------------------------------------- demo
+
+
+def build_demo_parser():
+    p = _Parser(
+        prog="gpuresample demo",
+        description="Resample the embedded synthetic scene (a dithered NIRCam-like field with a 5th-order "
+                    "distortion, stars, galaxies, noise, variance arrays and flagged pixels) and write "
+                    "an _i2d.fits product and a PNG preview.",
+    )
+    p.add_argument("--output_dir", "--output-dir", dest="output_dir", default="gpuresample_demo",
+                   help="folder for the outputs (created; default ./gpuresample_demo)")
+    p.add_argument("--exposures", type=int, default=4, help="number of dithered exposures (default 4)")
+    p.add_argument("--size", type=int, default=1024, help="detector size in pixels (default 1024)")
+    p.add_argument("--kernel", default="square", help="drizzle kernel (default square)")
+    p.add_argument("--pixfrac", type=_pixfrac, default=1.0)
+    p.add_argument("--backend", choices=("auto", "cpu", "cuda", "emulator"), default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-preview", dest="preview", action="store_false", help="skip the PNG")
+    p.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run")
+    p.add_argument("--progress", choices=("auto", "bar", "plain", "none"), default="auto")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _demo(args):
+    from . import resample
+    from .atomic import check_output_path
+    from .i2d import write_product
+    from .preview import save_preview
+    from .synthetic import dithered_scene
+
+    if args.exposures < 1 or args.size < 16:
+        raise ValueError("--exposures must be >= 1 and --size >= 16")
+    out_dir = Path(args.output_dir)
+    product = out_dir / "gpuresample_demo_i2d.fits"
+    png = out_dir / "gpuresample_demo_i2d.png"
+    if out_dir.is_dir():
+        for path in (product, png):
+            check_output_path(path, args.overwrite)
+    t0 = time.perf_counter()
+    exposures = dithered_scene(n_exposures=args.exposures, shape=(args.size, args.size), seed=args.seed)
+    t_scene = time.perf_counter() - t0
+    progress = _Progress("none" if args.quiet else args.progress)
+    try:
+        t1 = time.perf_counter()
+        result = resample(exposures, kernel=args.kernel, pixfrac=args.pixfrac, rotation=0.0,
+                          backend=args.backend, progress=progress)
+        t_resample = time.perf_counter() - t1
+    finally:
+        progress.close()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t2 = time.perf_counter()
+    write_product(product, result, overwrite=args.overwrite)
+    if args.preview:
+        save_preview(result, png, overwrite=args.overwrite,
+                     title=f"gpuresample demo: {args.exposures} dithered exposures")
+    t_write = time.perf_counter() - t2
+    covered = result.wht > 0
+    _say(args, f"gpuresample demo: {args.exposures} exposures of {args.size}x{args.size} px -> "
+               f"{result.shape[1]}x{result.shape[0]} px mosaic (kernel {result.meta['kernel']}, "
+               f"{covered.mean():.0%} of pixels covered)")
+    _say(args, f"  time: scene {t_scene:.2f} s, resample {t_resample:.2f} s, write {t_write:.2f} s; "
+               f"total {time.perf_counter() - t0:.2f} s")
+    _say(args, f"  product: {product.resolve()}")
+    if args.preview:
+        _say(args, f"  preview: {png.resolve()}")
+    return 0
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    demo = bool(argv) and argv[0] == "demo"  # an input file named demo: pass ./demo
+    parser = build_demo_parser() if demo else build_parser()
+    args = parser.parse_args(argv[1:] if demo else argv)  # exits 2 with a usage line on bad flags
+    level = logging.INFO if args.verbose else (logging.ERROR if args.quiet else logging.WARNING)
+    logging.basicConfig(level=level, format="%(name)s: %(levelname)s: %(message)s")
+    logging.getLogger("gpuresample").setLevel(level)
+    try:
+        return _demo(args) if demo else _run(args)
+    except KeyboardInterrupt:
+        print("gpuresample: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        if isinstance(exc, OSError) and exc.filename and exc.strerror:
+            msg = f"{exc.filename}: {exc.strerror}"
+        else:
+            msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"gpuresample: error: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

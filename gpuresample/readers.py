@@ -1,0 +1,476 @@
+"""Input files: JWST ``_cal.fits``, FITS images with a FITS WCS, ASDF exposures, associations.
+
+Every reader returns a *lazy* exposure: an object with ``filename``,
+``shape`` ``(ny, nx)``, :meth:`stub` (an :class:`~gpuresample.Image` with the
+WCS and metadata and a zero-byte stand-in for the data) and :meth:`load` (the
+arrays read from disk).  Everything that can make a file unusable — missing,
+unreadable, truncated, no WCS, not an imaging exposure, mismatched array
+shapes — is found when the lazy exposure is *created*, i.e. before
+:func:`gpuresample.resample` allocates any output.
+
+* JWST level-2 imaging products (``_cal.fits`` and friends: a FITS file with
+  an ``ASDF`` extension holding the GWCS and the metadata tree) are read
+  through ``stdatamodels`` when it is installed (``pip install
+  gpuresample[jwst]``), and otherwise by parsing the ASDF extension with
+  ``asdf`` and the image extensions with astropy.  Both paths give the same
+  :class:`~gpuresample.Image`.  Only imaging modes are accepted (jwst's
+  ``IMAGING_TYPES``); spectroscopic files are rejected naming the file and
+  its ``EXP_TYPE``.
+* Other FITS files: the ``SCI`` extension (else the first 2-D image HDU) and
+  its celestial FITS WCS (SIP and lookup-table distortions included, via
+  ``astropy.wcs.WCS``); optional ``ERR``, ``DQ``, ``VAR_RNOISE``,
+  ``VAR_POISSON``, ``VAR_FLAT`` extensions; exposure time from
+  ``EFFEXPTM``/``XPOSURE``/``EXPTIME``.
+* ASDF exposure files (Roman-style keys ``data``, ``wcs``, ``dq``, ``var_*``):
+  :mod:`gpuresample.asdf_io`.
+* Association JSON files (jwst's ``products[].members[]`` with ``expname``;
+  paths relative to the association file): :func:`read_association`.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputFileError
+from .exposure import Image
+
+__all__ = [
+    "IMAGING_EXP_TYPES",
+    "Association",
+    "FitsExposure",
+    "expand_inputs",
+    "open_input",
+    "read_association",
+]
+
+log = logging.getLogger("gpuresample")
+
+#: JWST exposure types that are images (jwst.lib.exposure_types.IMAGING_TYPES).
+IMAGING_EXP_TYPES = frozenset({
+    "FGS_FOCUS", "FGS_IMAGE", "MIR_4QPM", "MIR_CORONCAL", "MIR_IMAGE", "MIR_LYOT", "MIR_TACONFIRM",
+    "MIR_TACQ", "NIS_AMI", "NIS_FOCUS", "NIS_IMAGE", "NIS_TACONFIRM", "NIS_TACQ", "NRC_CORON",
+    "NRC_FOCUS", "NRC_IMAGE", "NRC_TACONFIRM", "NRC_TACQ", "NRC_TSIMAGE", "NRS_CONFIRM", "NRS_FOCUS",
+    "NRS_IMAGE", "NRS_MIMF", "NRS_MSATA", "NRS_TACONFIRM", "NRS_TACQ", "NRS_TASLIT", "NRS_VERIFY",
+    "NRS_WATA",
+})
+
+# Image extensions read besides SCI, and the Image field each one fills.
+_EXTRA_HDUS = {"ERR": "err", "DQ": "dq", "VAR_RNOISE": "var_rnoise", "VAR_POISSON": "var_poisson",
+               "VAR_FLAT": "var_flat"}
+# Primary-header cards that describe the file layout, not the observation.
+_STRUCTURAL = {"SIMPLE", "BITPIX", "NAXIS", "EXTEND", "COMMENT", "HISTORY", "", "CHECKSUM", "DATASUM",
+               "BSCALE", "BZERO", "PCOUNT", "GCOUNT", "XTENSION", "EXTNAME", "EXTVER"}
+
+
+def _check_file(path):
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputFileError(f"{path}: not a regular file")
+    if not os.access(path, os.R_OK):
+        raise InputFileError(f"{path}: not readable (permission denied)")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: file is empty")
+    return path
+
+
+def _sniff(path):
+    """'fits', 'asdf' or 'json' from the first bytes (the suffix can lie)."""
+    with open(path, "rb") as f:
+        head = f.read(80)
+    if head.startswith(b"SIMPLE  ="):
+        return "fits"
+    if head.startswith(b"#ASDF"):
+        return "asdf"
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "json"
+    raise InputFileError(f"{path}: not a FITS, ASDF or association (JSON) file")
+
+
+# ---------------------------------------------------------------- FITS
+
+
+def _open_fits(path):
+    """Open a FITS file, reading every header, and refuse truncated files.
+
+    astropy only *warns* about a truncated file (and then fails, or returns
+    garbage, when the data are read); we compare every HDU's data span with
+    the file size up front instead.
+    """
+    from astropy.io import fits
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
+    except Exception as exc:  # astropy raises OSError, ValueError, VerifyError... for bad files
+        raise InputFileError(f"{path}: could not be read as FITS: {exc}") from None
+    size = path.stat().st_size
+    try:
+        for k in range(len(hdul)):
+            info = hdul.fileinfo(k)
+            if info is not None and info["datLoc"] + info["datSpan"] > size:
+                raise InputFileError(
+                    f"{path}: file is truncated (HDU {k} '{hdul[k].name}' needs "
+                    f"{info['datLoc'] + info['datSpan']} bytes, the file has {size})")
+        for w in caught:
+            if "truncated" in str(w.message):
+                raise InputFileError(f"{path}: file is truncated ({w.message})")
+    except BaseException:
+        hdul.close()
+        raise
+    return hdul
+
+
+def _header_meta(header):
+    """Primary-header cards as lower-case metadata (blended into the output header)."""
+    meta = {}
+    for card in header.cards:
+        key = card.keyword
+        if key in _STRUCTURAL or key.startswith("NAXIS") or card.value is None:
+            continue
+        value = card.value
+        if isinstance(value, (str, bool, int, float)):
+            meta.setdefault(key.lower(), value)
+    return meta
+
+
+def _first_float(*headers_keys):
+    for header, key in headers_keys:
+        value = header.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value > 0:
+            return float(value)
+    return None
+
+
+def _jwst_group_id(obs):
+    """jwst's exposure-group id from meta.observation (None when incomplete)."""
+    keys = ("program_number", "observation_number", "visit_number", "visit_group", "sequence_id",
+            "activity_id", "exposure_number")
+    if obs is None or any(obs.get(k) is None for k in keys):
+        return None
+    o = {k: str(obs[k]) for k in keys}
+    return (f"jw{o['program_number']}{o['observation_number']}{o['visit_number']}"
+            f"_{o['visit_group']}{o['sequence_id']}{o['activity_id']}_{o['exposure_number']}")
+
+
+def _meta_get(tree, *keys):
+    node = tree
+    for key in keys:
+        if node is None:
+            return None
+        try:
+            node = node.get(key)
+        except AttributeError:
+            return None
+    return node
+
+
+def _plain(node):
+    """A stdatamodels / asdf node as plain dicts."""
+    node = getattr(node, "instance", node)
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    return node
+
+
+def _jwst_scalars(meta, path):
+    """Image fields from a JWST ``meta`` tree (plain dicts)."""
+    exposure = meta.get("exposure") or {}
+    photometry = meta.get("photometry") or {}
+    background = meta.get("background") or {}
+    wcsinfo = meta.get("wcsinfo")
+    out = {
+        "exposure_time": exposure.get("exposure_time") or exposure.get("effective_exposure_time"),
+        "measurement_time": exposure.get("measurement_time"),
+        "start_time": exposure.get("start_time"),
+        "end_time": exposure.get("end_time"),
+        "duration": exposure.get("duration"),
+        "pixelarea_steradians": photometry.get("pixelarea_steradians"),
+        "pixelarea_arcsecsq": photometry.get("pixelarea_arcsecsq"),
+        "level": background.get("level"),
+        "subtracted": bool(background.get("subtracted") or False),
+        "bunit_data": meta.get("bunit_data"),
+        "wcsinfo": {k: v for k, v in wcsinfo.items() if not isinstance(v, dict)} if wcsinfo else None,
+        "group_id": _jwst_group_id(meta.get("observation")),
+        "filename": path.name,
+    }
+    if out["exposure_time"] is None:
+        out["exposure_time"] = 1.0
+        log.warning("%s: no exposure time in meta.exposure; using 1 s", path)
+    return out
+
+
+class FitsExposure:
+    """A FITS exposure on disk (JWST ``_cal.fits`` or a FITS-WCS image).
+
+    Parameters
+    ----------
+    path : str or path
+    use_datamodels : bool, optional
+        For JWST files: read through ``stdatamodels`` (True), by parsing the
+        ASDF extension ourselves (False), or stdatamodels when importable
+        (None, the default).
+
+    Raises
+    ------
+    InputFileError
+        Naming the file: missing, unreadable, truncated, not imaging, no
+        celestial WCS, no 2-D image, mismatched extension shapes.
+    """
+
+    def __init__(self, path, use_datamodels=None):
+        self.path = _check_file(path)
+        hdul = _open_fits(self.path)
+        try:
+            names = [h.name.upper() for h in hdul]
+            self.is_jwst = "ASDF" in names
+            self.meta = _header_meta(hdul[0].header)
+            if self.is_jwst:
+                self._init_jwst(hdul, use_datamodels)
+            else:
+                self._init_plain(hdul)
+            self._hdu_names = {}
+            for ext, key in _EXTRA_HDUS.items():
+                if ext in names:
+                    shape = hdul[ext].shape
+                    if shape != self.shape:
+                        raise InputFileError(f"{self.path}: extension {ext} has shape {shape}, "
+                                             f"SCI has {self.shape}")
+                    self._hdu_names[key] = ext
+        finally:
+            hdul.close()
+
+    # -- JWST datamodel files
+    def _init_jwst(self, hdul, use_datamodels):
+        exp_type = str(hdul[0].header.get("EXP_TYPE", "")).upper()
+        if exp_type and exp_type not in IMAGING_EXP_TYPES:
+            raise InputFileError(
+                f"{self.path}: EXP_TYPE {exp_type} is not an imaging mode; gpuresample resamples "
+                "imaging exposures only (spectroscopic data need jwst's resample_spec)")
+        if "SCI" not in [h.name for h in hdul] or hdul["SCI"].header.get("NAXIS") != 2:
+            raise InputFileError(f"{self.path}: no 2-D SCI image (a JWST imaging product has one)")
+        if use_datamodels is None:
+            use_datamodels = _have_datamodels()
+        self.used_datamodels = bool(use_datamodels)
+        if use_datamodels:
+            meta, wcs = self._jwst_meta_datamodels()
+        else:
+            meta, wcs = self._jwst_meta_asdf(hdul)
+        if wcs is None:
+            raise InputFileError(f"{self.path}: no WCS in meta.wcs (run jwst's assign_wcs first)")
+        if getattr(wcs, "output_frame", None) is not None and wcs.output_frame.naxes != 2:
+            raise InputFileError(f"{self.path}: the WCS has {wcs.output_frame.naxes} world axes; "
+                                 "an imaging exposure maps to (ra, dec)")
+        self.wcs = wcs
+        self.shape = tuple(hdul["SCI"].shape)
+        self.scalars = _jwst_scalars(meta, self.path)
+        self.scalars["meta"] = self.meta
+
+    def _jwst_meta_datamodels(self):
+        from stdatamodels.jwst import datamodels
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # stdatamodels warns about schema details of old files
+                model = datamodels.open(self.path)
+        except Exception as exc:
+            raise InputFileError(f"{self.path}: stdatamodels could not open it: {exc}") from None
+        with model:
+            if not isinstance(model, datamodels.ImageModel):
+                raise InputFileError(f"{self.path}: a {type(model).__name__}, not an ImageModel; "
+                                     "gpuresample resamples imaging exposures only")
+            meta = _plain(model.meta.instance)
+            wcs = copy.deepcopy(model.meta.wcs)
+        meta.pop("wcs", None)
+        return meta, wcs
+
+    def _jwst_meta_asdf(self, hdul):
+        import asdf
+
+        try:
+            raw = hdul["ASDF"].data.tobytes()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # unknown-tag warnings for extensions we do not need
+                with asdf.open(io.BytesIO(raw), lazy_load=True, memmap=False) as af:
+                    meta = af.tree.get("meta") or {}
+                    wcs = copy.deepcopy(meta.get("wcs"))
+                    meta = {k: _plain(v) for k, v in meta.items() if k != "wcs"}
+        except Exception as exc:
+            raise InputFileError(f"{self.path}: its ASDF extension could not be read: {exc}") from None
+        if wcs is not None and not hasattr(wcs, "pixel_to_world_values"):
+            raise InputFileError(f"{self.path}: meta.wcs is a {type(wcs).__name__}, not a gwcs.WCS "
+                                 "(are gwcs and its ASDF extensions installed?)")
+        return meta, wcs
+
+    # -- FITS images with a FITS WCS
+    def _init_plain(self, hdul):
+        from astropy.wcs import WCS, FITSFixedWarning
+
+        self.used_datamodels = False
+        sci = hdul["SCI"] if "SCI" in [h.name for h in hdul] else None
+        if sci is None:
+            sci = next((h for h in hdul if h.is_image and h.header.get("NAXIS") == 2), None)
+        if sci is None or sci.header.get("NAXIS") != 2:
+            raise InputFileError(f"{self.path}: no 2-D image HDU (SCI or primary)")
+        self._sci = sci.name if sci.name else 0
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FITSFixedWarning)
+                wcs = WCS(sci.header, fobj=hdul)
+        except Exception as exc:
+            raise InputFileError(f"{self.path}: its FITS WCS could not be parsed: {exc}") from None
+        if not wcs.has_celestial or wcs.naxis != 2:
+            raise InputFileError(f"{self.path}: no celestial 2-D FITS WCS in HDU '{sci.name}' "
+                                 "(CTYPE1/2 = RA---TAN / DEC--TAN etc. expected)")
+        self.wcs = wcs
+        self.shape = tuple(sci.shape)
+        prim, hdr = hdul[0].header, sci.header
+        texp = _first_float((prim, "EFFEXPTM"), (hdr, "EFFEXPTM"), (prim, "XPOSURE"), (hdr, "XPOSURE"),
+                            (prim, "EXPTIME"), (hdr, "EXPTIME"))
+        if texp is None:
+            log.warning("%s: no exposure time (EFFEXPTM/XPOSURE/EXPTIME); using 1 s", self.path)
+            texp = 1.0
+        self.scalars = {
+            "exposure_time": texp,
+            "start_time": _first_float((prim, "EXPSTART"), (prim, "MJD-BEG")),
+            "end_time": _first_float((prim, "EXPEND"), (prim, "MJD-END")),
+            "bunit_data": hdr.get("BUNIT") or prim.get("BUNIT"),
+            "filename": self.path.name,
+            "meta": self.meta,
+        }
+
+    @property
+    def filename(self):
+        return self.scalars["filename"]
+
+    def stub(self):
+        """An :class:`Image` with the WCS and metadata and a zero-byte stand-in for ``data``."""
+        return Image(wcs=self.wcs, data=np.broadcast_to(np.float32(0), self.shape), **self.scalars)
+
+    def load(self):
+        """Read the arrays: a fully in-memory :class:`Image` (the file is not modified)."""
+        from astropy.io import fits
+
+        sci = "SCI" if self.is_jwst else self._sci
+        with fits.open(self.path, memmap=False) as hdul:
+            arrays = {"data": np.array(hdul[sci].data)}
+            for key, ext in self._hdu_names.items():
+                arrays[key] = np.array(hdul[ext].data)
+        if "dq" in arrays and arrays["dq"].dtype.kind in "iu" and arrays["dq"].dtype.itemsize <= 4:
+            arrays["dq"] = arrays["dq"].astype(np.uint32, copy=False)
+        return Image(wcs=self.wcs, **arrays, **self.scalars)
+
+
+def _have_datamodels():
+    try:
+        import stdatamodels.jwst.datamodels  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- associations
+
+
+@dataclass
+class Association:
+    """A jwst association: its product name and member files (in order)."""
+
+    path: Path
+    name: str | None
+    members: list = field(default_factory=list)
+    group_ids: list = field(default_factory=list)
+
+
+def read_association(path, exptypes=("science",)):
+    """Read a jwst association JSON file.
+
+    Members are ``products[*].members[*]`` with ``exptype`` in ``exptypes``
+    (members without an ``exptype`` are kept); ``expname`` paths are relative
+    to the association file's folder.  A member's ``group_id`` (when present)
+    ties detectors of one exposure together, as in jwst's ModelLibrary.
+
+    Raises
+    ------
+    InputFileError
+        Unreadable JSON, no products/members, or members that do not exist
+        (all missing members are listed).
+    """
+    path = _check_file(path)
+    try:
+        asn = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputFileError(f"{path}: not a valid association (JSON) file: {exc}") from None
+    products = asn.get("products") if isinstance(asn, dict) else None
+    if not products or not isinstance(products, list):
+        raise InputFileError(f"{path}: association has no 'products' list")
+    members, groups, missing = [], [], []
+    for product in products:
+        for m in product.get("members") or []:
+            if not isinstance(m, dict) or "expname" not in m:
+                raise InputFileError(f"{path}: association member without 'expname': {m!r}")
+            if m.get("exptype", "science").lower() not in exptypes:
+                continue
+            member = (path.parent / m["expname"]).resolve()
+            if not member.is_file():
+                missing.append(m["expname"])
+            members.append(member)
+            groups.append(m.get("group_id"))
+    if missing:
+        raise InputFileError(f"{path}: {len(missing)} association member(s) not found beside it: "
+                             + ", ".join(missing))
+    if not members:
+        raise InputFileError(f"{path}: association lists no {'/'.join(exptypes)} members")
+    return Association(path=path, name=products[0].get("name") or asn.get("asn_id"), members=members,
+                       group_ids=groups)
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+def open_input(path, use_datamodels=None):
+    """Open one exposure file (FITS or ASDF) as a lazy exposure (see the module docstring)."""
+    from .asdf_io import LazyExposure
+
+    path = _check_file(path)
+    kind = _sniff(path)
+    if kind == "fits":
+        return FitsExposure(path, use_datamodels=use_datamodels)
+    if kind == "asdf":
+        return LazyExposure(path)
+    raise InputFileError(f"{path}: an association cannot be nested in a list of exposures")
+
+
+def expand_inputs(paths, use_datamodels=None):
+    """Files and associations -> (lazy exposures, product name or None).
+
+    Every file is opened (and so checked) here; nothing is read beyond the
+    headers and the metadata.  The product name is the first association's.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    exposures, product = [], None
+    for p in paths:
+        p = _check_file(p)
+        if _sniff(p) == "json":
+            asn = read_association(p)
+            product = product or asn.name
+            for member, gid in zip(asn.members, asn.group_ids, strict=True):
+                exp = open_input(member, use_datamodels)
+                if gid:
+                    exp.scalars["group_id"] = gid
+                exposures.append(exp)
+        else:
+            exposures.append(open_input(p, use_datamodels))
+    return exposures, product

@@ -68,14 +68,22 @@ def _block_mean(arr, f):
         return np.nanmean(a, axis=(1, 3))
 
 
-def stretch(image, a=0.1):
-    """Map an image to [0, 1]: zscale limits (astropy), then an asinh stretch; NaN stays NaN."""
+def stretch(image, a=0.05):
+    """Map an image to [0, 1]: asinh stretch between zscale's lower limit and the 99.8th percentile.
+
+    zscale (astropy) puts the lower limit just under the sky, which shows the
+    noise; its upper limit saturates every source, so the top is the 99.8th
+    percentile (or zscale's, if higher) and the asinh compresses the bright end.
+    NaN stays NaN.
+    """
     from astropy.visualization import AsinhStretch, ZScaleInterval
 
     finite = np.isfinite(image)
     if not finite.any():
         return np.full(image.shape, np.nan)
-    lo, hi = ZScaleInterval().get_limits(image[finite])
+    values = image[finite]
+    lo, hi = ZScaleInterval().get_limits(values)
+    hi = max(hi, float(np.percentile(values, 99.8)))
     if not hi > lo:
         lo, hi = float(np.min(image[finite])), float(np.max(image[finite])) + 1e-30
     scaled = np.clip((image - lo) / (hi - lo), 0.0, 1.0)

@@ -123,7 +123,8 @@ def build_parser():
         prog="gpuresample",
         description="Drizzle calibrated exposures onto one output grid (the jwst resample step). "
                     "Run 'gpuresample demo' for the embedded synthetic example.",
-        epilog="Inputs are never modified; an existing output is only replaced with --overwrite.",
+        epilog="Boolean flags: --name, --name=true|false (jwst's strun form) or --no-name. "
+               "Inputs are never modified; an existing output is only replaced with --overwrite.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="_cal.fits / FITS-WCS / ASDF exposure files, or jwst association JSON files")

@@ -21,7 +21,7 @@ import numpy as np
 
 from .atomic import atomic_output
 
-__all__ = ["preview_size", "save_preview", "stretch"]
+__all__ = ["preview_size", "preview_wcs", "save_preview", "stretch"]
 
 log = logging.getLogger("gpuresample")
 
@@ -110,18 +110,33 @@ def save_preview(result, path, overwrite=False, title=None):
     return path
 
 
+def preview_wcs(result, f):
+    """astropy WCS of the mosaic block-averaged by ``f`` (pixel k of it covers pixels f*k .. f*k+f-1)."""
+    from astropy.wcs import WCS
+
+    from .i2d import fits_wcs_header
+
+    header = fits_wcs_header(result.wcs, result.shape)
+    # WCS slicing with a step scales CDELT, which CDi_j would override: use PCi_j + CDELT
+    for i in (1, 2):
+        for j in (1, 2):
+            if f"CD{i}_{j}" in header:
+                header.rename_keyword(f"CD{i}_{j}", f"PC{i}_{j}")
+    if "PC1_1" in header and "CDELT1" not in header:
+        header["CDELT1"], header["CDELT2"] = 1.0, 1.0
+    celestial = WCS(header)
+    if f > 1:
+        celestial = celestial[::f, ::f]  # pixel (i, j) of the block-averaged image
+    return celestial
+
+
 def _render_matplotlib(tmp, result, sci, wht, f, title):
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from astropy.wcs import WCS
     from matplotlib.figure import Figure
 
-    from .i2d import fits_wcs_header
-
-    celestial = WCS(fits_wcs_header(result.wcs, result.shape))
-    if f > 1:
-        celestial = celestial[::f, ::f]  # pixel (i, j) of the block-averaged image
+    celestial = preview_wcs(result, f)
     fig = Figure(figsize=FIGSIZE, dpi=DPI)
     ax = fig.add_axes([0.06, 0.1, 0.42, 0.8], projection=celestial)
     shown = np.ma.masked_invalid(stretch(sci))

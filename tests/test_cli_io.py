@@ -98,9 +98,10 @@ def test_association_and_asdf_round_trip(files, reference):
     _equal(reference, gpuresample.resample(files["asdf"], propagate_dq=True, in_memory=False))
 
 
-def test_cli_round_trip(files, reference, tmp_path):
+@pytest.mark.parametrize("in_memory", ["--in_memory", "--no-in_memory"])
+def test_cli_round_trip(files, reference, tmp_path, in_memory):
     out = tmp_path / "mosaic_i2d.fits"
-    assert main([str(files["asn"]), "-o", str(out), "--propagate_dq", "--progress", "none"]) == 0
+    assert main([str(files["asn"]), "-o", str(out), "--propagate_dq", "--progress", "none", in_memory]) == 0
     with fits.open(out) as hdul:
         for name, ext in (("data", "SCI"), ("wht", "WHT"), ("con", "CON"), ("err", "ERR"),
                           ("var_rnoise", "VAR_RNOISE"), ("var_poisson", "VAR_POISSON"),
@@ -378,6 +379,22 @@ def test_preview_png(reference, tmp_path, monkeypatch, with_matplotlib):
     assert png.stat().st_size > 5000
     with pytest.raises(FileExistsError):
         save_preview(reference, png)
+
+
+@pytest.mark.parametrize("with_matplotlib", [True, False], ids=["matplotlib", "plain"])
+def test_preview_of_a_large_mosaic_is_block_averaged(reference, tmp_path, monkeypatch, with_matplotlib):
+    from gpuresample.preview import preview_wcs
+
+    monkeypatch.setattr("gpuresample.preview.MAX_DISPLAY", 100)  # the 282 x 294 mosaic -> blocks of 3
+    if not with_matplotlib:
+        monkeypatch.setattr("gpuresample.preview._have_matplotlib", lambda: False)
+    png = save_preview(reference, tmp_path / "p.png")
+    assert _png_size(png) == preview_size(reference.shape, have_matplotlib=with_matplotlib)
+    # block pixel (k, l) is centred on mosaic pixel (3k + 1, 3l + 1)
+    ra, dec = preview_wcs(reference, 3).pixel_to_world_values([0, 10], [0, 20])
+    ra0, dec0 = reference.wcs(np.array([1.0, 31.0]), np.array([1.0, 61.0]))
+    np.testing.assert_allclose(ra, ra0, atol=1e-9)
+    np.testing.assert_allclose(dec, dec0, atol=1e-9)
 
 
 def test_python_m_gpuresample_demo_still_works(tmp_path, capsys):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputFileError
-from .exposure import Image
+from .exposure import Image, LazyImage
 
 __all__ = ["LazyExposure", "read_exposure", "write_exposure"]
 
@@ -67,7 +67,7 @@ def _scalars(tree):
     return out
 
 
-class LazyExposure:
+class LazyExposure(LazyImage):
     """An exposure on disk: WCS, shape and metadata now, arrays on :meth:`load`."""
 
     def __init__(self, path):
@@ -92,14 +92,6 @@ class LazyExposure:
                                          f"'data' {self.shape}")
             _check_blocks(self.path, tree)
         self.scalars.setdefault("filename", self.path.name)
-
-    @property
-    def filename(self):
-        return self.scalars["filename"]
-
-    def stub(self):
-        """An :class:`Image` with the WCS and metadata and a zero-byte stand-in for ``data``."""
-        return Image(wcs=self.wcs, data=np.broadcast_to(np.float32(0), self.shape), **self.scalars)
 
     def load(self):
         """Read the arrays: a fully in-memory :class:`Image`."""

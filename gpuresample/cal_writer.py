@@ -11,7 +11,6 @@ Both are read back by :mod:`gpuresample.readers` either way.
 
 from __future__ import annotations
 
-import io
 import json
 import warnings
 from pathlib import Path
@@ -86,8 +85,9 @@ def write_cal(path, image, overwrite=False, exp_type="NRC_IMAGE", use_datamodels
 
 
 def _write_plain(tmp, name, arrays, wcs, meta):
-    import asdf
     from astropy.io import fits
+
+    from .asdf_extension import asdf_extension_hdu
 
     primary = fits.PrimaryHDU()
     primary.header["FILENAME"] = name
@@ -100,11 +100,7 @@ def _write_plain(tmp, name, arrays, wcs, meta):
             if key == "data" and "bunit_data" in meta:
                 hdu.header["BUNIT"] = meta["bunit_data"]
             hdus.append(hdu)
-    buf = io.BytesIO()
-    asdf.AsdfFile({"meta": {"wcs": wcs, "filename": name, **meta}}).write_to(buf)
-    raw = np.frombuffer(buf.getvalue(), np.uint8)
-    hdus.append(fits.BinTableHDU.from_columns(
-        [fits.Column(name="ASDF_METADATA", format=f"{raw.size}B", array=raw[None, :])], name="ASDF"))
+    hdus.append(asdf_extension_hdu({"meta": {"wcs": wcs, "filename": name, **meta}}))
     fits.HDUList(hdus).writeto(tmp, overwrite=True)
 
 

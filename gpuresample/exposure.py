@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["VARIANCE_NAMES", "Image", "as_exposure"]
+__all__ = ["VARIANCE_NAMES", "Image", "LazyImage", "as_exposure"]
 
 log = logging.getLogger("gpuresample")
 
@@ -79,6 +79,31 @@ class Image:
     @property
     def shape(self):
         return self.data.shape
+
+
+class LazyImage:
+    """An exposure on disk: ``path``, ``wcs``, ``shape`` (ny, nx) and scalar metadata now, arrays on :meth:`load`.
+
+    Subclasses (one per file format, see :mod:`gpuresample.readers`) check
+    the file when constructed and implement :meth:`load`.
+    """
+
+    path = None
+    wcs = None
+    shape = None
+    scalars: dict
+
+    @property
+    def filename(self):
+        return self.scalars["filename"]
+
+    def stub(self):
+        """An :class:`Image` with the WCS and metadata and a zero-byte stand-in for ``data``."""
+        return Image(wcs=self.wcs, data=np.broadcast_to(np.float32(0), self.shape), **self.scalars)
+
+    def load(self):
+        """Read the arrays: a fully in-memory :class:`Image`."""
+        raise NotImplementedError
 
 
 def _name(index, item):

@@ -32,7 +32,6 @@ target folder renamed into place; an existing file is only replaced with
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import warnings
@@ -209,8 +208,9 @@ _OURS = {"NDRIZ", "NINPUTS", "PIXFRAC", "PXSCLRT", "RESWHT", "KERNEL", "FILLVAL"
 
 
 def _write_astropy(tmp, result, primary, sci_header):
-    import asdf
     from astropy.io import fits
+
+    from .asdf_extension import asdf_extension_hdu
 
     hdus = [fits.PrimaryHDU()]
     hdus[0].header.extend(primary, update=True)
@@ -220,11 +220,7 @@ def _write_astropy(tmp, result, primary, sci_header):
             hdu.header.extend(list(sci_header.cards) + _sci_cards(result), update=True)
         hdus.append(hdu)
     # The exact GWCS, in the layout of jwst's ASDF extension (meta.wcs).
-    buf = io.BytesIO()
-    asdf.AsdfFile({"meta": {"wcs": result.wcs, **_tree_meta(result)}}).write_to(buf)
-    raw = np.frombuffer(buf.getvalue(), np.uint8)
-    col = fits.Column(name="ASDF_METADATA", format=f"{raw.size}B", array=raw[None, :])
-    hdus.append(fits.BinTableHDU.from_columns([col], name="ASDF"))
+    hdus.append(asdf_extension_hdu({"meta": {"wcs": result.wcs, **_tree_meta(result)}}))
     fits.HDUList(hdus).writeto(tmp, overwrite=True)
 
 
@@ -303,16 +299,9 @@ def read_product(path):
         meta = {k.lower(): v for k, v in hdul[0].header.items() if k not in ("SIMPLE", "BITPIX", "NAXIS", "EXTEND")}
         wcs = None
         if "ASDF" in names:
-            import asdf
+            from .asdf_extension import read_asdf_extension
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with asdf.open(io.BytesIO(hdul["ASDF"].data.tobytes()), lazy_load=True, memmap=False) as af:
-                    wcs = (af.tree.get("meta") or {}).get("wcs")
-                    if wcs is not None:
-                        import copy
-
-                        wcs = copy.deepcopy(wcs)
+            wcs = read_asdf_extension(hdul)[1]
         if wcs is None:
             from astropy.wcs import WCS
 

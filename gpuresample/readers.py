@@ -30,7 +30,6 @@ shapes — is found when the lazy exposure is *created*, i.e. before
 from __future__ import annotations
 
 import copy
-import io
 import json
 import logging
 import os
@@ -40,8 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .asdf_extension import plain_tree
 from .errors import InputFileError
-from .exposure import Image
+from .exposure import Image, LazyImage
 
 __all__ = [
     "IMAGING_EXP_TYPES",
@@ -176,14 +176,6 @@ def _meta_get(tree, *keys):
     return node
 
 
-def _plain(node):
-    """A stdatamodels / asdf node as plain dicts."""
-    node = getattr(node, "instance", node)
-    if isinstance(node, dict):
-        return {k: _plain(v) for k, v in node.items()}
-    return node
-
-
 def _jwst_scalars(meta, path):
     """Image fields from a JWST ``meta`` tree (plain dicts)."""
     exposure = meta.get("exposure") or {}
@@ -211,7 +203,7 @@ def _jwst_scalars(meta, path):
     return out
 
 
-class FitsExposure:
+class FitsExposure(LazyImage):
     """A FITS exposure on disk (JWST ``_cal.fits`` or a FITS-WCS image).
 
     Parameters
@@ -290,22 +282,16 @@ class FitsExposure:
             if not isinstance(model, datamodels.ImageModel):
                 raise InputFileError(f"{self.path}: a {type(model).__name__}, not an ImageModel; "
                                      "gpuresample resamples imaging exposures only")
-            meta = _plain(model.meta.instance)
+            meta = plain_tree(model.meta.instance)
             wcs = copy.deepcopy(model.meta.wcs)
         meta.pop("wcs", None)
         return meta, wcs
 
     def _jwst_meta_asdf(self, hdul):
-        import asdf
+        from .asdf_extension import read_asdf_extension
 
         try:
-            raw = hdul["ASDF"].data.tobytes()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # unknown-tag warnings for extensions we do not need
-                with asdf.open(io.BytesIO(raw), lazy_load=True, memmap=False) as af:
-                    meta = af.tree.get("meta") or {}
-                    wcs = copy.deepcopy(meta.get("wcs"))
-                    meta = {k: _plain(v) for k, v in meta.items() if k != "wcs"}
+            meta, wcs = read_asdf_extension(hdul)
         except Exception as exc:
             raise InputFileError(f"{self.path}: its ASDF extension could not be read: {exc}") from None
         if wcs is not None and not hasattr(wcs, "pixel_to_world_values"):
@@ -349,14 +335,6 @@ class FitsExposure:
             "filename": self.path.name,
             "meta": self.meta,
         }
-
-    @property
-    def filename(self):
-        return self.scalars["filename"]
-
-    def stub(self):
-        """An :class:`Image` with the WCS and metadata and a zero-byte stand-in for ``data``."""
-        return Image(wcs=self.wcs, data=np.broadcast_to(np.float32(0), self.shape), **self.scalars)
 
     def load(self):
         """Read the arrays: a fully in-memory :class:`Image` (the file is not modified)."""

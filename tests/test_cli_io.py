@@ -181,6 +181,22 @@ def _write(path, raw):
     return path
 
 
+def _no_wcs_asdf(path):
+    import asdf
+
+    asdf.AsdfFile({"data": np.ones((32, 32), np.float32)}).write_to(path)
+    return path
+
+
+def _no_wcs_cal(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = datamodels.ImageModel(data=np.ones((32, 32), np.float32))
+        model.meta.exposure.type = "NRC_IMAGE"
+        model.save(str(path))
+    return path
+
+
 def _no_wcs_fits(path):
     fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones((32, 32), np.float32), name="SCI")]).writeto(path)
     return path
@@ -193,6 +209,8 @@ BAD_INPUTS = {
     "truncated-asdf": (lambda d, f: _truncate(f["asdf"][0], d / "trunc.asdf", 0.7), "truncated"),
     "garbage": (lambda d, f: _write(d / "junk_cal.fits", b"\x00" * 4000), "not a FITS, ASDF"),
     "no-wcs": (lambda d, f: _no_wcs_fits(d / "nowcs.fits"), "no celestial 2-D FITS WCS"),
+    "no-wcs-asdf": (lambda d, f: _no_wcs_asdf(d / "nowcs.asdf"), "missing 'wcs'"),
+    "no-wcs-cal": (lambda d, f: _no_wcs_cal(d / "nowcs_cal.fits"), "no WCS in meta.wcs"),
     "header-only": (lambda d, f: REALDATA / "j8bt06nyq_sip_flt.fits", "no 2-D image"),
     "asn-missing-member": (lambda d, f: _write(d / "bad_asn.json", (
         b'{"products": [{"name": "x", "members": [{"expname": "jw_0_cal.fits"}, {"expname": "gone_cal.fits"}]}]}')),

@@ -103,6 +103,9 @@ def fits_wcs_header(wcs, shape):
 
 # ---------------------------------------------------------------- keywords
 
+# Per-input identities that would be wrong on the product (they name the first input).
+_NOT_BLENDED = {"FILENAME", "GROUP_ID", "DATE", "ASNTABLE", "ASNPOOL", "EXPNAME"}
+
 
 def _primary_cards(result, blended):
     """[(keyword, value, comment)] for the PRIMARY header."""
@@ -111,6 +114,8 @@ def _primary_cards(result, blended):
     if blended:
         for key, value in blended.items():
             kw = key.upper()
+            if kw in _NOT_BLENDED:
+                continue
             if len(kw) <= 8 and kw.replace("_", "").replace("-", "").isalnum() and isinstance(
                     value, (str, bool, int, float)) and not (isinstance(value, float) and not math.isfinite(value)):
                 cards.append((kw, value, "blended from the inputs"))

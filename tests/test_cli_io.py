@@ -110,6 +110,8 @@ def test_cli_round_trip(files, reference, tmp_path, in_memory):
         prim, sci = hdul[0].header, hdul["SCI"].header
         assert prim["NDRIZ"] == 3 and prim["PIXFRAC"] == 1.0 and prim["PXSCLRT"] == 1.0
         assert prim["EFFEXPTM"] == reference.meta["exposure_time"] and prim["RESWHT"] == "ivm"
+        assert prim["EXP_TYPE"] == "NRC_IMAGE"  # blended from the inputs' primary headers
+        assert prim.get("FILENAME") != "jw_0_cal.fits"  # per-input identities are not copied
         assert sci["BUNIT"] == "MJy/sr" and sci["PIXAR_SR"] > 0 and sci["PIXAR_A2"] > 0
         assert sci["S_REGION"].startswith("POLYGON")
     model = _dm_open(out)

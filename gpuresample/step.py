@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -18,12 +19,14 @@ import numpy as np
 from .asdf_io import LazyExposure
 from .dispatch import DrizzleParams, drizzle_group, input_limits
 from .dqflags import DEFAULT_GOOD_BITS, parse_good_bits
+from .errors import OutputTooLargeError
 from .exposure import as_exposure
 from .kernel_info import normalize_kernel
 from .memory import check_device_memory, check_memory, device_estimate, estimate_memory, resolve_allowed_memory
 from .output_grid import footprint_of, grid_from_inputs, load_output_wcs
 from .parallel import resolve_workers
 from .scratch import ArrayAllocator
+from .tiling import parse_tile, resolve_tile_workers
 from .weights import WEIGHT_TYPES
 
 __all__ = ["resample"]
@@ -97,6 +100,10 @@ def resample(
     backend="auto",
     workdir=None,
     workers="auto",
+    tile=None,
+    tile_workers=1,
+    scheduler=None,
+    tile_output=None,
 ):
     """Drizzle many exposures onto one output grid, like jwst's ``resample`` step.
 
@@ -156,6 +163,26 @@ def resample(
         2+ cores) a forked helper drizzles the variance arrays of the next
         exposure while the main process drizzles the science data.  Results
         are identical for any value.
+    tile : None, "auto", int or (int, int)
+        Drizzle the output grid in tiles of ``(ny, nx)`` pixels (an int: square
+        tiles); the result is bitwise the untiled one on the CPU backend (see
+        :mod:`gpuresample.tiling`).  ``"auto"``: run untiled when the memory
+        estimate fits ``allowed_memory``, else pick the largest tile that fits
+        and stream the outputs into scratch files in ``workdir``.  A side < 1
+        or a tile larger than the grid raises ``ValueError``.  Not available
+        with ``single=True``.
+    tile_workers : "auto" or int
+        Processes drizzling tiles at once on this machine (``"auto"``: one per
+        CPU core); results are identical for any value.
+    scheduler : distributed.Client, optional
+        Run the tiles on a dask.distributed cluster (see
+        :mod:`gpuresample.dask`); without ``tile`` the tiles are
+        ``2048 x 2048`` (capped by the grid).
+    tile_output : str or path, optional
+        With tiles: write the outputs as ``.npy`` files into this new folder
+        (``NAME.npy`` and the completion record ``tiles.json``); the folder is
+        called ``<tile_output>.partial`` until every tile is written.  The
+        result's arrays are then read-only memory maps of those files.
 
     Returns
     -------
@@ -188,6 +215,10 @@ def resample(
         pixmap_stepsize = max(1, round(pixmap_stepsize))
     parse_good_bits(good_bits)
     resolve_workers(workers)  # validate before any work
+    tile = parse_tile(tile)
+    tile_workers = resolve_tile_workers(tile_workers)
+    if single and (tile is not None or scheduler is not None):
+        raise ValueError("tile and scheduler are not supported with single=True")
     allowed = resolve_allowed_memory(allowed_memory)
     from .accumulator import _process_fillval
     fill = _process_fillval(fillval, False, "fillval")
@@ -238,7 +269,14 @@ def resample(
     if single and enable_err:
         est["total"] += 4 * grid.shape[0] * grid.shape[1]  # the drizzled err image
     log.info("memory estimate: %.1f MiB", est["total"] / 2**20)
-    check_memory(est, allowed)
+    tile_shape = None if tile == "auto" else tile
+    try:
+        check_memory(est, allowed)
+    except OutputTooLargeError as exc:
+        if tile != "auto":
+            raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size) to resample the mosaic in tiles '
+                                      "within this limit", exc.required, exc.allowed) from None
+        tile_shape = "auto"
     if backend_name == "cuda":
         dev = device_estimate(grid.shape, max(i.data.size for i in images), propagate_dq=propagate_dq,
                               enable_ctx=enable_ctx)
@@ -264,6 +302,23 @@ def resample(
         propagate_dq=propagate_dq, pixmap_stepsize=pixmap_stepsize, pixmap_order=pixmap_order,
         backend=backend_name,
     )
+    if tile_shape is not None or scheduler is not None:
+        from .memory import available_memory
+        from .tiling import DEFAULT_TILE, resample_tiled
+
+        if tile_shape is None:
+            tile_shape = tuple(min(DEFAULT_TILE, n) for n in grid.shape)
+        sources = [lazy.get(k, img) for k, img in enumerate(images)]
+        stream = tile_shape == "auto" or not in_memory
+        res = resample_tiled(
+            getter(images), sources, len(images), grid, params, tile_shape, workers=tile_workers,
+            scheduler=scheduler, folder=tile_output, scratch_dir=(workdir or tempfile.gettempdir()) if stream else None,
+            allowed_bytes=None if allowed is None else allowed * (available_memory() or 0),
+            max_input_pixels=max(i.data.size for i in images),
+        )
+        alloc.close()
+        _finish(res, images, blendheaders)
+        return res
     if single:
         results = []
         for gid, members in groups.items():

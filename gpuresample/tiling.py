@@ -295,11 +295,16 @@ def plan_exposures(load, n_inputs, grid, params, psr):
     return footprints, rows, groups, first_bunit
 
 
-def per_tile_bytes(tile_shape, footprints, n_inputs, max_input_pixels, params):
-    """Peak bytes of one tile's run (the memory estimate of a tile plus its reach, and its copies)."""
+def per_tile_bytes(tile_shape, grid_shape, footprints, n_inputs, max_input_pixels, params):
+    """Peak bytes of one tile's run: the memory estimate of the canvas part it touches, and its copies.
+
+    The canvas is full-size but only its pages near the tile are written; a
+    page (4 KiB, 1024 float32) reaches beyond the tile's columns, so the
+    touched width is padded by two pages' worth of pixels.
+    """
     reach = max((f.reach for f in footprints if f.lands), default=0.0)
     margin = 2 * math.ceil(reach) + 2
-    shape = (tile_shape[0] + margin, tile_shape[1] + margin)
+    shape = (min(grid_shape[0], tile_shape[0] + margin), min(grid_shape[1], tile_shape[1] + margin + 2048))
     est = estimate_memory(shape, n_inputs, max_input_pixels, enable_ctx=params.enable_ctx,
                           enable_var=params.enable_var, propagate_dq=params.propagate_dq)
     # the tile's outputs are copied out of the canvas (and written by the parent)
@@ -315,7 +320,7 @@ def auto_tile_shape(grid_shape, allowed_bytes, footprints, n_inputs, max_input_p
     side = 1 << max(0, math.ceil(math.log2(max(grid_shape))))
     while True:
         shape = (min(side, grid_shape[0]), min(side, grid_shape[1]))
-        need = workers * per_tile_bytes(shape, footprints, n_inputs, max_input_pixels, params)
+        need = workers * per_tile_bytes(shape, grid_shape, footprints, n_inputs, max_input_pixels, params)
         if need <= allowed_bytes:
             return shape
         if side <= MIN_AUTO_TILE:

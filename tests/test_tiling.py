@@ -286,3 +286,25 @@ def test_auto_tiling_stays_within_allowed_memory(realdata, tmp_path):
           f"untiled peak {untiled['peak'] / 2**20:.1f} MiB")
     assert tiled["peak"] <= limit, (tiled, untiled, limit)
     assert untiled["peak"] > limit  # the untiled run really needs more
+
+
+# ------------------------------------------------------------------ dask (last: it starts threads)
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_dask_local_cluster_equals_local_run(nircam, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from gpuresample import dask as gdask
+
+    ref = resample(nircam, kernel="turbo", **COMMON)
+    cluster_kw = dict(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with distributed.LocalCluster(**cluster_kw) as cluster, distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as stream:
+            res = gdask.resample(client, nircam, kernel="turbo", tile=(70, 90), tile_output=tmp_path / "m", **COMMON)
+        assert_same(res, ref)
+        assert res.meta["tiles_complete"].all()
+        # both workers drizzled tiles
+        tiles = [t for t in stream.data if t["key"].startswith("gpuresample-tile-")]
+        assert len(tiles) == res.meta["tiles_complete"].size
+        assert len({t["worker"] for t in tiles}) == 2
+        res2 = resample(nircam, kernel="turbo", scheduler=client, **COMMON)  # default tile: capped by the grid
+        assert_same(res2, ref)

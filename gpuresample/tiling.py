@@ -634,6 +634,56 @@ def _pool_results(tasks, load, n, grid, params, psr, workers):
         _POOL_STATE.clear()
 
 
+def _init_kernel_worker(devices, backend):
+    """Spawned worker start-up: pin this process to one GPU (one process per device)."""
+    if backend == "cuda":
+        import cupy
+
+        cupy.cuda.Device(devices.get()).use()
+
+
+def _spawn_tile(index, region, selected, sources, n, grid, params, psr):
+    from .dask import _load_from
+
+    if os.environ.get(KILL_TILE_ENV) == str(index):
+        os.kill(os.getpid(), signal.SIGKILL)  # test hook: a worker dies mid-run
+    return index, drizzle_tile(region, _load_from(sources), selected, n, grid, params, psr)
+
+
+def _gpu_count():
+    import cupy
+
+    return int(cupy.cuda.runtime.getDeviceCount())
+
+
+def _spawn_results(tasks, sources, n, grid, params, psr, workers):
+    """Tiles on freshly spawned processes (kernel backends: CUDA must not be forked once initialised).
+
+    With the CUDA backend each worker takes one device (``workers`` is capped
+    at the number of GPUs); each task receives the exposures it needs.
+    """
+    ctx = mp.get_context("spawn")
+    devices = ctx.Queue()
+    if params.backend == "cuda":
+        ndev = _gpu_count()
+        workers = min(workers, ndev)
+        for i in range(ndev):
+            devices.put(i)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_kernel_worker,
+                               initargs=(devices, params.backend))
+    try:
+        futures = [pool.submit(_spawn_tile, i, region, selected, {k: sources[k] for k in selected}, n, grid, params,
+                               psr) for i, (region, selected) in enumerate(tasks)]
+        for fut in as_completed(futures):
+            try:
+                yield fut.result()
+            except BrokenProcessPool as exc:
+                raise TilingError("a tile worker process died (killed or out of memory); the mosaic is "
+                                  "incomplete") from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 # ------------------------------------------------------------------ the run
 def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers=1, scheduler=None,
                    folder=None, scratch_dir=None, allowed_bytes=None, max_input_pixels=None):
@@ -652,7 +702,10 @@ def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers
     tile_shape : "auto" or (ny, nx)
         ``"auto"`` picks the largest tile that fits ``allowed_bytes``.
     workers : int
-        Processes of the local pool (1: tiles run in this process).
+        Processes of the local pool (1: tiles run in this process).  The CPU
+        backend forks them (inputs inherited); the kernel backends spawn
+        them, and with CUDA each worker is pinned to its own GPU (at most one
+        worker per GPU).
     scheduler : distributed.Client, optional
         Run the tiles on a dask cluster instead (see :mod:`gpuresample.dask`).
     folder : path, optional
@@ -685,6 +738,8 @@ def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers
             from .dask import dask_tile_results
 
             results = dask_tile_results(scheduler, tasks, sources, n_inputs, grid, params, psr)
+        elif workers > 1 and len(tasks) > 1 and params.backend != "cpu":
+            results = _spawn_results(tasks, sources, n_inputs, grid, params, psr, min(workers, len(tasks)))
         elif workers > 1 and len(tasks) > 1 and "fork" in mp.get_all_start_methods():
             results = _pool_results(tasks, load, n_inputs, grid, params, psr, min(workers, len(tasks)))
         else:

@@ -308,3 +308,12 @@ def test_dask_local_cluster_equals_local_run(nircam, tmp_path):
         assert len({t["worker"] for t in tiles}) == 2
         res2 = resample(nircam, kernel="turbo", scheduler=client, **COMMON)  # default tile: capped by the grid
         assert_same(res2, ref)
+
+
+@pytest.mark.realdata
+def test_spawned_pool_for_kernel_backends(nircam):
+    """The kernel backends' pool (spawned workers, as CUDA needs; the emulator runs the same kernels here)."""
+    ref = resample(nircam, backend="emulator", **COMMON)
+    res = resample(nircam, backend="emulator", tile=(60, 80), tile_workers=2, **COMMON)
+    # the kernels accumulate each image in float64 and add weight-0 pixels as exact zeros: bitwise here too
+    assert_same(res, ref)

@@ -358,6 +358,49 @@ def _intersect(box, region):
     return (y0, y1, x0, x1) if y0 < y1 and x0 < x1 else None
 
 
+def _trimmed_limits(pixmap, canvas_shape, limits, weight, kernel):
+    """A smaller input box that drizzle scans identically where the weights are non-zero, or ``limits``.
+
+    drizzle visits every input pixel of the box (work that masked pixels
+    still cost).  Rows and columns whose weights are all zero can be left out
+    of the box when that does not change which non-zero pixels drizzle
+    scans: the box shrinks to the non-zero pixels plus two masked pixels on
+    each side (so the square kernel's corner interpolation, which looks at
+    the neighbours, sees the same pixels), and drizzle's per-row scan limits
+    (reproduced by :func:`gpuresample.scanner.row_limits`) are compared for
+    both boxes over the non-zero pixels: any difference keeps the full box.
+    Returns None when every weight is zero (nothing to drizzle).
+    """
+    from .scanner import row_limits
+
+    xmin, xmax, ymin, ymax = limits
+    w = weight[ymin : ymax + 1, xmin : xmax + 1] != 0
+    rows = np.flatnonzero(w.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(w.any(axis=0))
+    sub = (max(xmin, xmin + int(cols[0]) - 2), min(xmax, xmin + int(cols[-1]) + 2),
+           max(ymin, ymin + int(rows[0]) - 2), min(ymax, ymin + int(rows[-1]) + 2))
+    if sub == tuple(limits) or sub[1] <= sub[0] or sub[3] <= sub[2]:
+        return limits
+    if kernel == "tophat":
+        return sub  # our tophat visits every pixel of the box: no scanner
+    try:
+        full = row_limits(pixmap, canvas_shape, *limits)
+        part = row_limits(pixmap, canvas_shape, *sub)
+    except ValueError:
+        return limits
+    if not (full.visited and part.visited):
+        return limits
+    c = np.arange(xmin, xmax + 1)
+    j = np.arange(ymin, ymax + 1)
+    scan_full = (c >= full.x1[j, None]) & (c <= full.x2[j, None]) & w
+    scan_part = (c >= part.x1[j, None]) & (c <= part.x2[j, None]) & w
+    scan_part &= (c >= sub[0]) & (c <= sub[1])
+    scan_part &= ((j >= sub[2]) & (j <= sub[3]))[:, None]
+    return sub if np.array_equal(scan_full, scan_part) else limits
+
+
 def drizzle_tile(region, load, selected, n_inputs, grid, params, psr):
     """Drizzle the exposures in ``selected`` for one tile; return its arrays.
 
@@ -403,17 +446,27 @@ def drizzle_tile(region, load, selected, n_inputs, grid, params, psr):
             driz.skip_context_id()
             continue
         weight = _tile_weights(ex.weight, ex.pixmap, region, selected[k])
-        xmin, xmax, ymin, ymax = ex.limits
+        limits = _trimmed_limits(ex.pixmap, shape, ex.limits, weight, params.kernel)
+        if limits is None:
+            # every weight is zero: drizzle would write nothing at all
+            driz.skip_context_id()
+            continue
+        xmin, xmax, ymin, ymax = limits
         driz.add_image(_science(img), dq=img.dq if params.propagate_dq else None, exptime=img.exposure_time,
                        pixmap=ex.pixmap, pixel_scale_ratio=psr, iscale=1.0, weight_map=weight, wht_scale=1.0,
                        pixfrac=params.pixfrac, in_units="cps", xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
         if var_acc is not None and ex.box is not None:
             # the exposure's own footprint box, as the untiled run: same clipping
-            boxes = resample_variance_box(img, ex.pixmap, weight, ex.box, psr, ex.limits, params.kernel,
+            by0, by1, bx0, bx1 = ex.box
+            shifted = ex.pixmap.copy()  # as resample_variance_box shifts it: same arithmetic
+            shifted[..., 0] -= bx0
+            shifted[..., 1] -= by0
+            vlimits = _trimmed_limits(shifted, (by1 - by0, bx1 - bx0), ex.limits, weight, params.kernel)
+            del shifted
+            boxes = resample_variance_box(img, ex.pixmap, weight, ex.box, psr, vlimits, params.kernel,
                                           params.pixfrac, params.backend, VARIANCE_NAMES)
             clip = _intersect(ex.box, region)
             if clip is not None:
-                by0, bx0 = ex.box[0], ex.box[2]
                 sub = {n: a[clip[0] - by0 : clip[1] - by0, clip[2] - bx0 : clip[3] - bx0] for n, a in boxes.items()}
                 var_acc.combine(img, (clip[0] - y0, clip[1] - y0, clip[2] - x0, clip[3] - x0), sub)
             del boxes

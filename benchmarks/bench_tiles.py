@@ -16,7 +16,7 @@ bitwise equal to the untiled run's.
 
 Usage::
 
-    python benchmarks/bench_tiles.py                 # 4 x 4 cut-outs of 512^2, tiles 1024 and 512, 1-2 workers
+    python benchmarks/bench_tiles.py                 # 4 x 4 cut-outs of 512^2, tiles 1030 and 515, 1-2 workers
     python benchmarks/bench_tiles.py --grid 3 --size 400 --tiles 0 800 400 --workers 1 2
 """
 
@@ -47,13 +47,17 @@ if tile:
     kw.update(tile=tile, tile_workers=workers)
 else:
     kw.update(workers=workers)  # untiled: workers=2 is the variance helper of the plain step
+import os
+c0 = os.times()
 t0 = time.perf_counter()
 res = resample(ex, **kw)
 dt = time.perf_counter() - t0
+c1 = os.times()
+cpu = sum(getattr(c1, a) - getattr(c0, a) for a in ("user", "system", "children_user", "children_system"))
 peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
 child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 h = {k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest() for k, v in res.arrays().items()}
-print(json.dumps({"seconds": dt, "peak_mib": peak, "child_mib": child, "shape": list(res.shape), "hash": h,
+print(json.dumps({"seconds": dt, "cpu": cpu, "peak_mib": peak, "child_mib": child, "shape": list(res.shape), "hash": h,
                   "tile": list(res.meta.get("tile_shape") or [])}))
 """
 
@@ -123,7 +127,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--grid", type=int, default=4, help="cut-outs per side")
     ap.add_argument("--size", type=int, default=512, help="cut-out side (pixels)")
-    ap.add_argument("--tiles", type=int, nargs="+", default=[1024, 512], help="tile sides (0: untiled)")
+    ap.add_argument("--tiles", type=int, nargs="+", default=[1030, 515], help="tile sides (0: untiled)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
 
@@ -132,10 +136,12 @@ def main():
           f"({'real' if REALDATA.is_file() else 'synthetic'} GWCS), square kernel, context+variance+err+dq")
     ref = run(args, 0, 1)
     print(f"# output grid (ny, nx) = {tuple(ref['shape'])}")
-    print("| tiles | tile (ny, nx) | workers | time (s) | vs untiled 1 process | peak RSS main / worker (MiB) "
-          "| bitwise = untiled |")
-    print("|---|---|---|---|---|---|---|")
-    print(f"| untiled | - | 1 | {ref['seconds']:.2f} | 1.00 | {ref['peak_mib']:.0f} / - | (reference) |")
+    print(f"# load average before: {os.getloadavg()[0]:.2f} (other processes share the cores)")
+    print("| tiles | tile (ny, nx) | workers | time (s) | vs untiled 1 process | CPU time (s) "
+          "| peak RSS main / worker (MiB) | bitwise = untiled |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| untiled | - | 1 | {ref['seconds']:.2f} | 1.00 | {ref['cpu']:.2f} | {ref['peak_mib']:.0f} / - "
+          "| (reference) |")
     for tile in [0, *args.tiles]:
         for workers in args.workers:
             if tile == 0 and workers == 1:
@@ -145,8 +151,9 @@ def main():
             ntiles = "untiled" if tile == 0 else f"{-(-ny // tile) * -(-nx // tile)}"
             child = f"{r['child_mib']:.0f}" if r["child_mib"] > 1 and workers > 1 else "-"
             print(f"| {ntiles} | {tuple(r['tile']) if r['tile'] else '-'} | {workers} | {r['seconds']:.2f} "
-                  f"| {r['seconds'] / ref['seconds']:.2f} | {r['peak_mib']:.0f} / {child} "
+                  f"| {r['seconds'] / ref['seconds']:.2f} | {r['cpu']:.2f} | {r['peak_mib']:.0f} / {child} "
                   f"| {'yes' if r['hash'] == ref['hash'] else 'NO'} |", flush=True)
+    print(f"# load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Tiles on a dask.distributed cluster: ``resample(..., scheduler=client)``.
 
-Each tile is one task.  The exposures are scattered to the cluster once
-(a file input travels as its path and is read by the worker that needs it);
+Each tile is one task.  The exposures are sent to the cluster once (a file
+input travels as its path and is read by the worker that needs it);
 a task receives only the exposures that reach its tile, drizzles them (the
 same :func:`gpuresample.tiling.drizzle_tile` as the local runs, so the result
 is bitwise the local one) and returns its tile-sized arrays.  The client
@@ -39,9 +39,14 @@ def _load_from(sources):
     return load
 
 
-def _run_tile(index, region, selected, sources, n_inputs, grid, params, psr):
-    from .tiling import drizzle_tile
+def _identity(x):
+    return x
 
+
+def _run_tile(index, region, selected, sources, n_inputs, grid, params, psr):
+    from .tiling import _maybe_kill, drizzle_tile
+
+    _maybe_kill(index)
     return index, drizzle_tile(region, _load_from(sources), selected, n_inputs, grid, params, psr)
 
 
@@ -51,17 +56,23 @@ def dask_tile_results(client, tasks, sources, n_inputs, grid, params, psr):
     ``tasks`` is a list of ``(region, {k: reach})``; ``sources[k]`` is exposure
     k (an :class:`gpuresample.Image` or a ``LazyExposure``).
     """
+    import uuid
+
     from distributed import as_completed
 
     from .errors import TilingError
 
     needed = sorted({k for _, sel in tasks for k in sel})
-    # scatter each exposure once; tasks reference the futures
-    scattered = dict(zip(needed, client.scatter([sources[k] for k in needed]), strict=True))
-    [grid_f, params_f] = client.scatter([grid, params], broadcast=True)
+    # Each exposure enters the cluster once, as the result of a trivial task
+    # rather than by scatter: scattered data dies with its worker, while a
+    # task result is recomputed by the scheduler when a worker is lost.
+    held = {k: client.submit(_identity, sources[k], pure=False) for k in needed}
+    grid_f = client.submit(_identity, grid, pure=False)
+    params_f = client.submit(_identity, params, pure=False)
+    run = uuid.uuid4().hex  # unique keys: a key reused from an earlier, cancelled run would be forgotten
     futures = [
-        client.submit(_run_tile, i, region, selected, {k: scattered[k] for k in selected}, n_inputs, grid_f,
-                      params_f, psr, pure=False, key=f"gpuresample-tile-{i}-{id(tasks)}")
+        client.submit(_run_tile, i, region, selected, {k: held[k] for k in selected}, n_inputs, grid_f,
+                      params_f, psr, pure=False, key=f"gpuresample-tile-{i}-{run}")
         for i, (region, selected) in enumerate(tasks)
     ]
     try:
@@ -76,7 +87,7 @@ def dask_tile_results(client, tasks, sources, n_inputs, grid, params, psr):
             yield index, arrays
     finally:
         client.cancel(futures)
-        client.cancel([*scattered.values(), grid_f, params_f])
+        client.cancel([*held.values(), grid_f, params_f])
 
 
 def resample(client, inputs, **kwargs):

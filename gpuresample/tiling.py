@@ -89,8 +89,24 @@ __all__ = [
 log = logging.getLogger("gpuresample")
 
 #: Test hook: the tile with this index kills its own worker process (SIGKILL)
-#: when it runs in a pool worker, to exercise the failure path.
+#: when it runs in a pool or dask worker, to exercise the failure path.
 KILL_TILE_ENV = "GPURESAMPLE_TEST_KILL_TILE"
+#: With the hook: kill only if this file does not exist yet (it is created
+#: first), so a retried task succeeds.
+KILL_ONCE_ENV = "GPURESAMPLE_TEST_KILL_ONCE"
+
+
+def _maybe_kill(index):
+    """The test hook (see ``KILL_TILE_ENV``); only ever called in worker processes."""
+    if os.environ.get(KILL_TILE_ENV) != str(index):
+        return
+    once = os.environ.get(KILL_ONCE_ENV)
+    if once:
+        try:
+            os.close(os.open(once, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return
+    os.kill(os.getpid(), signal.SIGKILL)
 
 #: Tile size (pixels per side) used with a scheduler and no ``tile``.
 DEFAULT_TILE = 2048
@@ -659,8 +675,8 @@ _POOL_STATE = {}
 
 def _pool_tile(index):
     s = _POOL_STATE
-    if os.environ.get(KILL_TILE_ENV) == str(index) and os.getpid() != s["parent"]:
-        os.kill(os.getpid(), signal.SIGKILL)  # test hook: a worker dies mid-run
+    if os.getpid() != s["parent"]:
+        _maybe_kill(index)
     region, selected = s["tasks"][index]
     return index, drizzle_tile(region, s["load"], selected, s["n"], s["grid"], s["params"], s["psr"])
 
@@ -698,8 +714,7 @@ def _init_kernel_worker(devices, backend):
 def _spawn_tile(index, region, selected, sources, n, grid, params, psr):
     from .dask import _load_from
 
-    if os.environ.get(KILL_TILE_ENV) == str(index):
-        os.kill(os.getpid(), signal.SIGKILL)  # test hook: a worker dies mid-run
+    _maybe_kill(index)
     return index, drizzle_tile(region, _load_from(sources), selected, n, grid, params, psr)
 
 

@@ -311,6 +311,22 @@ def test_dask_local_cluster_equals_local_run(nircam, tmp_path):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
+def test_dask_killed_worker_is_retried(nircam, tmp_path, monkeypatch):
+    """A worker killed mid-tile: distributed re-runs the tile elsewhere and the mosaic is complete and equal."""
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setenv(tiling.KILL_TILE_ENV, "2")
+    monkeypatch.setenv(tiling.KILL_ONCE_ENV, str(tmp_path / "killed"))
+    ref = resample(nircam, **COMMON)
+    cluster_kw = dict(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with distributed.LocalCluster(**cluster_kw) as cluster, distributed.Client(cluster) as client:
+        res = resample(nircam, tile=(70, 90), scheduler=client, **COMMON)
+    assert (tmp_path / "killed").exists()  # the hook did kill a worker
+    assert_same(res, ref)
+    assert res.meta["tiles_complete"].all()
+
+
+@pytest.mark.realdata
 def test_spawned_pool_for_kernel_backends(nircam):
     """The kernel backends' pool (spawned workers, as CUDA needs; the emulator runs the same kernels here)."""
     ref = resample(nircam, backend="emulator", **COMMON)

@@ -168,9 +168,11 @@ def resample(
         tiles); the result is bitwise the untiled one on the CPU backend (see
         :mod:`gpuresample.tiling`).  ``"auto"``: run untiled when the memory
         estimate fits ``allowed_memory``, else pick the largest tile that fits
-        and stream the outputs into scratch files in ``workdir``.  A side < 1
-        or a tile larger than the grid raises ``ValueError``.  Not available
-        with ``single=True``.
+        and stream the outputs into scratch files in ``workdir``.  An explicit
+        tile on a run too large for ``allowed_memory`` is checked per tile
+        (``OutputTooLargeError`` if one tile does not fit) and streams its
+        outputs likewise.  A side < 1 or a tile larger than the grid raises
+        ``ValueError``.  Not available with ``single=True``.
     tile_workers : "auto" or int
         Processes drizzling tiles at once on this machine (``"auto"``: one per
         CPU core); results are identical for any value.
@@ -219,6 +221,10 @@ def resample(
     tile_workers = resolve_tile_workers(tile_workers)
     if single and (tile is not None or scheduler is not None):
         raise ValueError("tile and scheduler are not supported with single=True")
+    if scheduler is not None and not callable(getattr(scheduler, "submit", None)):
+        raise TypeError(f"scheduler must be a distributed.Client; got {type(scheduler).__name__}")
+    if tile_output is not None and tile is None and scheduler is None:
+        raise ValueError("tile_output needs tile (or scheduler): it is where a tiled run writes its outputs")
     allowed = resolve_allowed_memory(allowed_memory)
     from .accumulator import _process_fillval
     fill = _process_fillval(fillval, False, "fillval")
@@ -270,13 +276,16 @@ def resample(
         est["total"] += 4 * grid.shape[0] * grid.shape[1]  # the drizzled err image
     log.info("memory estimate: %.1f MiB", est["total"] / 2**20)
     tile_shape = None if tile == "auto" else tile
+    too_large = False
     try:
         check_memory(est, allowed)
     except OutputTooLargeError as exc:
-        if tile != "auto":
+        if tile is None:
             raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size) to resample the mosaic in tiles '
                                       "within this limit", exc.required, exc.allowed) from None
-        tile_shape = "auto"
+        # tiles: checked per tile, and the outputs go to files instead of RAM
+        too_large = True
+        tile_shape = tile
     if backend_name == "cuda":
         dev = device_estimate(grid.shape, max(i.data.size for i in images), propagate_dq=propagate_dq,
                               enable_ctx=enable_ctx)
@@ -309,11 +318,11 @@ def resample(
         if tile_shape is None:
             tile_shape = tuple(min(DEFAULT_TILE, n) for n in grid.shape)
         sources = [lazy.get(k, img) for k, img in enumerate(images)]
-        stream = tile_shape == "auto" or not in_memory
+        stream = too_large or not in_memory
         res = resample_tiled(
             getter(images), sources, len(images), grid, params, tile_shape, workers=tile_workers,
             scheduler=scheduler, folder=tile_output, scratch_dir=(workdir or tempfile.gettempdir()) if stream else None,
-            allowed_bytes=None if allowed is None else allowed * (available_memory() or 0),
+            allowed_bytes=None if not too_large else allowed * (available_memory() or 0),
             max_input_pixels=max(i.data.size for i in images),
         )
         alloc.close()

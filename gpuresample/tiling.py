@@ -791,6 +791,14 @@ def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers
                                      workers=1 if scheduler is not None else workers)
         log.info("tile='auto': %s tiles", tile_shape)
     check_tile_shape(tile_shape, grid.shape)
+    if allowed_bytes is not None:
+        need = (1 if scheduler is not None else workers) * per_tile_bytes(
+            tile_shape, grid.shape, footprints, n_inputs, max_input_pixels, params)
+        if need > allowed_bytes:
+            raise OutputTooLargeError(
+                f"tile={tuple(tile_shape)} needs about {need / 2**20:.1f} MiB per run ({workers} tiles at once) but "
+                f"allowed_memory allows {allowed_bytes / 2**20:.1f} MiB; use smaller tiles or tile='auto'",
+                required=need, allowed=allowed_bytes)
     regions = tile_regions(grid.shape, tile_shape)
     tasks = [(reg, {f.index: f.reach for f in footprints if f.touches(reg)}) for reg in regions]
     log.info("%d tiles of (ny, nx) = %s; %d exposure-tile pairs", len(tasks), tile_shape,

@@ -111,7 +111,7 @@ def test_context_bits_stay_global_beyond_32_inputs():
     ex = dithered_nircam(str(REALDATA), n=34, size=40)
     ref = resample(ex, **COMMON)
     assert ref.con.shape[0] == 2 and np.any(ref.con[1])
-    assert_same(resample(ex, tile=(13, 17), **COMMON), ref)
+    assert_same(resample(ex, tile=(30, 64), **COMMON), ref)  # grid (83, 920)
 
 
 @pytest.mark.realdata
@@ -160,6 +160,30 @@ def test_tile_larger_than_grid_and_single_refused(nircam):
 def test_too_large_error_mentions_tile_auto(nircam):
     with pytest.raises(OutputTooLargeError, match='tile="auto"'):
         resample(nircam, allowed_memory=1e-9, **COMMON)
+    with pytest.raises(OutputTooLargeError, match=r"even .* tiles need"):
+        resample(nircam, allowed_memory=1e-9, tile="auto", **COMMON)
+    with pytest.raises(OutputTooLargeError, match=r"tile=\(64, 64\) needs"):
+        resample(nircam, allowed_memory=1e-9, tile=64, **COMMON)
+
+
+@pytest.mark.realdata
+def test_explicit_tile_over_the_limit_streams_to_files(nircam, tmp_path):
+    from gpuresample.memory import available_memory, estimate_memory
+
+    ref = resample(nircam, **COMMON)
+    est = estimate_memory(ref.shape, 3, 160 * 160, enable_ctx=True, enable_var=True, propagate_dq=True,
+                          workers=1)["total"]
+    res = resample(nircam, tile=32, allowed_memory=0.9 * est / available_memory(), workdir=tmp_path, **COMMON)
+    assert isinstance(res.data, np.memmap)  # streamed, not in RAM
+    assert_same(res, ref)
+    assert list(tmp_path.iterdir()) == []  # scratch removed once mapped
+
+
+def test_argument_checks():
+    with pytest.raises(ValueError, match="tile_output needs tile"):
+        resample([{"data": np.zeros((4, 4)), "wcs": None}], tile_output="x")
+    with pytest.raises(TypeError, match=r"scheduler must be a distributed\.Client"):
+        resample([{"data": np.zeros((4, 4)), "wcs": None}], scheduler="tcp://host:8786")
 
 
 # ------------------------------------------------------------------ pool and faults

@@ -13,7 +13,7 @@ untiled run:
   or cutting an input sub-box therefore changes rounding and which pixels are
   scanned.  A tile run instead drizzles onto a canvas of the **full grid
   shape with the unchanged pixel maps**.  Memory stays tile-sized because the
-  canvas comes from ``np.zeros`` (pages the OS maps lazily, on first write)
+  canvas is an anonymous memory map (pages the OS provides on first write)
   and nothing here touches the canvas outside the tile's neighbourhood: the
   fill value is written into the tile region only, and every finalisation
   (variance, error) runs on tile-sized arrays.
@@ -351,9 +351,20 @@ def auto_tile_shape(grid_shape, allowed_bytes, footprints, n_inputs, max_input_p
 
 # --------------------------------------------------------------- one tile
 def _lazy_zeros(shape, dtype, fill=0):
-    # np.zeros: the OS maps the pages on first write, so the parts of the
-    # full-size canvas that no contribution reaches cost no memory.
-    return np.zeros(shape, dtype)
+    """Zeroed array whose pages the OS maps only when written (``fill`` is ignored: always 0).
+
+    An anonymous ``mmap`` guarantees that: ``np.zeros`` (calloc) only does
+    while the size is above glibc's mmap threshold, which rises (up to 32
+    MiB) after large blocks are freed; below it calloc clears, i.e. touches,
+    the whole block.
+    """
+    import mmap
+
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if nbytes < (1 << 20):
+        return np.zeros(shape, dtype)
+    buf = mmap.mmap(-1, nbytes)
+    return np.frombuffer(buf, dtype=dtype).reshape(shape)
 
 
 def _tile_weights(weight, pixmap, region, reach):
@@ -444,7 +455,7 @@ def drizzle_tile(region, load, selected, n_inputs, grid, params, psr):
     """
     y0, y1, x0, x1 = region
     shape = grid.shape
-    out_img = np.zeros(shape, np.float32)
+    out_img = _lazy_zeros(shape, np.float32)
     # Pre-filling with the fill value and passing "INDEF" is what the untiled
     # dispatcher does (see drizzle_group); only the tile's region is filled.
     out_img[y0:y1, x0:x1] = np.float32(float(params.fillval))

@@ -26,7 +26,7 @@ from __future__ import annotations
 from .asdf_io import LazyExposure
 from .exposure import as_exposure
 
-__all__ = ["dask_tile_results", "resample"]
+__all__ = ["DaskRunner", "resample"]
 
 
 def _load_from(sources):
@@ -50,44 +50,71 @@ def _run_tile(index, region, selected, sources, n_inputs, grid, params, psr):
     return index, drizzle_tile(region, _load_from(sources), selected, n_inputs, grid, params, psr)
 
 
-def dask_tile_results(client, tasks, sources, n_inputs, grid, params, psr):
-    """Submit one task per tile; yield ``(tile index, arrays)`` as tiles finish.
+def _plan(k, source, grid, params, psr):
+    from .tiling import plan_one
 
-    ``tasks`` is a list of ``(region, {k: reach})``; ``sources[k]`` is exposure
-    k (an :class:`gpuresample.Image` or a ``LazyExposure``).
+    return plan_one(k, _load_from({k: source})(k), grid, params, psr)
+
+
+class DaskRunner:
+    """Plans the exposures and drizzles the tiles as tasks on ``client`` (a ``distributed.Client``).
+
+    ``plan(n)`` returns the per-exposure plans in input order (one task per
+    exposure); ``tiles(tasks)`` submits one task per tile (``tasks`` is a
+    list of ``(region, {k: reach})``) and yields ``(tile index, arrays)`` as
+    tiles finish.  ``sources[k]`` is exposure k (an
+    :class:`gpuresample.Image` or a ``LazyExposure``).
     """
-    import uuid
 
-    from distributed import as_completed
+    def __init__(self, client, sources, n_inputs, grid, params, psr):
+        import uuid
 
-    from .errors import TilingError
+        self.client = client
+        self.n = n_inputs
+        self.psr = psr
+        self.run = uuid.uuid4().hex  # unique keys: a key reused from an earlier, cancelled run would be forgotten
+        # Each exposure enters the cluster once, as the result of a trivial
+        # task rather than by scatter: scattered data dies with its worker,
+        # while a task result is recomputed when a worker is lost.
+        self.held = [client.submit(_identity, src, pure=False, key=f"gpuresample-input-{k}-{self.run}")
+                     for k, src in enumerate(sources)]
+        self.grid = client.submit(_identity, grid, pure=False)
+        self.params = client.submit(_identity, params, pure=False)
+        self.futures = []
 
-    needed = sorted({k for _, sel in tasks for k in sel})
-    # Each exposure enters the cluster once, as the result of a trivial task
-    # rather than by scatter: scattered data dies with its worker, while a
-    # task result is recomputed by the scheduler when a worker is lost.
-    held = {k: client.submit(_identity, sources[k], pure=False) for k in needed}
-    grid_f = client.submit(_identity, grid, pure=False)
-    params_f = client.submit(_identity, params, pure=False)
-    run = uuid.uuid4().hex  # unique keys: a key reused from an earlier, cancelled run would be forgotten
-    futures = [
-        client.submit(_run_tile, i, region, selected, {k: held[k] for k in selected}, n_inputs, grid_f,
-                      params_f, psr, pure=False, key=f"gpuresample-tile-{i}-{run}")
-        for i, (region, selected) in enumerate(tasks)
-    ]
-    try:
+    def _gather(self, futures):
+        from distributed import as_completed
+
+        from .errors import TilingError
+
         for fut in as_completed(futures):
-            if fut.status != "finished":
-                try:
-                    fut.result()
-                except Exception as exc:
-                    raise TilingError(f"tile task {fut.key} failed on the cluster: {exc}") from exc
-            index, arrays = fut.result()
+            try:
+                out = fut.result()
+            except Exception as exc:
+                raise TilingError(f"task {fut.key} failed on the cluster: {exc}") from exc
             fut.release()
-            yield index, arrays
-    finally:
-        client.cancel(futures)
-        client.cancel([*held.values(), grid_f, params_f])
+            yield out
+
+    def plan(self, n):
+        futures = [self.client.submit(_plan, k, self.held[k], self.grid, self.params, self.psr, pure=False,
+                                      key=f"gpuresample-plan-{k}-{self.run}") for k in range(n)]
+        self.futures += futures
+        out = [None] * n
+        for item in self._gather(futures):
+            out[item[0].index] = item
+        return out
+
+    def tiles(self, tasks):
+        futures = [
+            self.client.submit(_run_tile, i, region, selected, {k: self.held[k] for k in selected}, self.n,
+                               self.grid, self.params, self.psr, pure=False, key=f"gpuresample-tile-{i}-{self.run}")
+            for i, (region, selected) in enumerate(tasks)
+        ]
+        self.futures += futures
+        yield from self._gather(futures)
+
+    def close(self):
+        self.client.cancel([*self.futures, *self.held, self.grid, self.params])
 
 
 def resample(client, inputs, **kwargs):

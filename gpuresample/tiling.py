@@ -273,41 +273,47 @@ class ExposureFootprint:
                 and self.yhi + r >= y0 - 0.5 and self.ylo - r <= y1 - 0.5)
 
 
-def plan_exposures(load, n_inputs, grid, params, psr):
-    """One pass over the exposures: footprints (for tile selection) and metadata rows.
+def plan_one(k, img, grid, params, psr):
+    """Exposure k's :class:`ExposureFootprint` and metadata: ``(footprint, row, group_id, bunit)``.
 
-    Returns ``(footprints, rows, groups, first_bunit)``; ``load(k)`` returns
-    exposure k.  Only scalars are kept, so one exposure is in memory at a
-    time.
+    Maps the whole exposure (the same pixel map as the drizzle will use) to
+    find the extreme mapped centres and the largest neighbour step.
     """
+    from .dispatch import input_limits
     from .scanner import shrink_box
 
+    row = _input_row(k, img)
+    limits = input_limits(img.shape, img.wcs)
+    pixmap = calc_pixmap(img.wcs, grid.wcs, shape=img.shape, stepsize=params.pixmap_stepsize,
+                         order=params.pixmap_order)
+    if not shrink_box(pixmap, *limits)[4]:
+        return ExposureFootprint(k, False), row, img.group_id, img.bunit_data
+    xmin, xmax, ymin, ymax = limits
+    sub = pixmap[ymin : ymax + 1, xmin : xmax + 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        xlo, xhi = float(np.nanmin(sub[..., 0])), float(np.nanmax(sub[..., 0]))
+        ylo, yhi = float(np.nanmin(sub[..., 1])), float(np.nanmax(sub[..., 1]))
+    reach = kernel_reach(params.kernel, params.pixfrac, psr, _pixmap_step(pixmap, limits))
+    return ExposureFootprint(k, True, xlo, xhi, ylo, yhi, reach), row, img.group_id, img.bunit_data
+
+
+def collect_plan(items):
+    """``(footprints, rows, groups, first_bunit)`` from :func:`plan_one` results in input order.
+
+    As the untiled dispatcher: exposure-group rows keep the first member,
+    ``bunit`` is the first one found among the exposures that land.
+    """
     footprints, rows, groups = [], [], {}
     first_bunit = None
-    for k in range(n_inputs):
-        img = load(k)
-        rows.append(_input_row(k, img))
-        groups.setdefault(img.group_id, _input_row(k, img))
-        if first_bunit is None:
-            first_bunit = img.bunit_data
-        from .dispatch import input_limits
-
-        limits = input_limits(img.shape, img.wcs)
-        pixmap = calc_pixmap(img.wcs, grid.wcs, shape=img.shape, stepsize=params.pixmap_stepsize,
-                             order=params.pixmap_order)
-        if not shrink_box(pixmap, *limits)[4]:
-            log.warning("%s: no pixel maps onto the output grid; skipped", img.filename)
-            footprints.append(ExposureFootprint(k, False))
-            continue
-        xmin, xmax, ymin, ymax = limits
-        sub = pixmap[ymin : ymax + 1, xmin : xmax + 1]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            xlo, xhi = float(np.nanmin(sub[..., 0])), float(np.nanmax(sub[..., 0]))
-            ylo, yhi = float(np.nanmin(sub[..., 1])), float(np.nanmax(sub[..., 1]))
-        reach = kernel_reach(params.kernel, params.pixfrac, psr, _pixmap_step(pixmap, limits))
-        footprints.append(ExposureFootprint(k, True, xlo, xhi, ylo, yhi, reach))
-        del pixmap, sub, img
+    for fp, row, gid, bunit in items:
+        footprints.append(fp)
+        rows.append(row)
+        groups.setdefault(gid, row)
+        if not fp.lands:
+            log.warning("%s: no pixel maps onto the output grid; skipped", row["filename"])
+        elif first_bunit is None:
+            first_bunit = bunit
     return footprints, rows, groups, first_bunit
 
 
@@ -681,36 +687,69 @@ def _npy_header(shape, dtype):
 
 
 # ------------------------------------------------------------------ executors
+# A runner plans the exposures (``plan(n)`` -> plan_one results in order) and
+# drizzles tiles (``tiles(tasks)`` -> (index, arrays) as they finish).
 _POOL_STATE = {}
 
+_DIED = "a tile worker process died (killed or out of memory); the mosaic is incomplete"
 
-def _pool_tile(index):
+
+class _SerialRunner:
+    def __init__(self, load, n, grid, params, psr):
+        self.args = (load, n, grid, params, psr)
+
+    def plan(self, n):
+        load, _, grid, params, psr = self.args
+        return [plan_one(k, load(k), grid, params, psr) for k in range(n)]
+
+    def tiles(self, tasks):
+        load, n, grid, params, psr = self.args
+        for index, (region, selected) in enumerate(tasks):
+            yield index, drizzle_tile(region, load, selected, n, grid, params, psr)
+
+    def close(self):
+        pass
+
+
+def _pool_plan(k):
+    s = _POOL_STATE
+    return plan_one(k, s["load"](k), s["grid"], s["params"], s["psr"])
+
+
+def _pool_tile(index, region, selected):
     s = _POOL_STATE
     if os.getpid() != s["parent"]:
         _maybe_kill(index)
-    region, selected = s["tasks"][index]
     return index, drizzle_tile(region, s["load"], selected, s["n"], s["grid"], s["params"], s["psr"])
 
 
-def _serial_results(tasks, load, n, grid, params, psr):
-    for index, (region, selected) in enumerate(tasks):
-        yield index, drizzle_tile(region, load, selected, n, grid, params, psr)
-
-
-def _pool_results(tasks, load, n, grid, params, psr, workers):
-    """Tiles on a pool of forked processes (inputs inherited, not pickled); results as they finish."""
-    _POOL_STATE.update(tasks=tasks, load=load, n=n, grid=grid, params=params, psr=psr, parent=os.getpid())
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+def _results(pool, futures):
     try:
-        futures = [pool.submit(_pool_tile, i) for i in range(len(tasks))]
         for fut in as_completed(futures):
-            try:
-                yield fut.result()
-            except BrokenProcessPool as exc:
-                raise TilingError("a tile worker process died (killed or out of memory); the mosaic is "
-                                  "incomplete") from exc
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+            yield fut.result()
+    except BrokenProcessPool as exc:
+        raise TilingError(_DIED) from exc
+
+
+class _ForkRunner:
+    """A pool of forked processes (CPU backend): the inputs are inherited, not pickled."""
+
+    def __init__(self, load, n, grid, params, psr, workers):
+        _POOL_STATE.update(load=load, n=n, grid=grid, params=params, psr=psr, parent=os.getpid())
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+
+    def plan(self, n):
+        try:
+            return list(self.pool.map(_pool_plan, range(n), chunksize=max(1, n // 32)))
+        except BrokenProcessPool as exc:
+            raise TilingError(_DIED) from exc
+
+    def tiles(self, tasks):
+        futures = [self.pool.submit(_pool_tile, i, region, sel) for i, (region, sel) in enumerate(tasks)]
+        yield from _results(self.pool, futures)
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
         _POOL_STATE.clear()
 
 
@@ -720,6 +759,12 @@ def _init_kernel_worker(devices, backend):
         import cupy
 
         cupy.cuda.Device(devices.get()).use()
+
+
+def _spawn_plan(k, source, grid, params, psr):
+    from .dask import _load_from
+
+    return plan_one(k, _load_from({k: source})(k), grid, params, psr)
 
 
 def _spawn_tile(index, region, selected, sources, n, grid, params, psr):
@@ -735,32 +780,40 @@ def _gpu_count():
     return int(cupy.cuda.runtime.getDeviceCount())
 
 
-def _spawn_results(tasks, sources, n, grid, params, psr, workers):
-    """Tiles on freshly spawned processes (kernel backends: CUDA must not be forked once initialised).
+class _SpawnRunner:
+    """Freshly spawned processes (kernel backends: CUDA must not be forked once initialised).
 
     With the CUDA backend each worker takes one device (``workers`` is capped
     at the number of GPUs); each task receives the exposures it needs.
     """
-    ctx = mp.get_context("spawn")
-    devices = ctx.Queue()
-    if params.backend == "cuda":
-        ndev = _gpu_count()
-        workers = min(workers, ndev)
-        for i in range(ndev):
-            devices.put(i)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_kernel_worker,
-                               initargs=(devices, params.backend))
-    try:
-        futures = [pool.submit(_spawn_tile, i, region, selected, {k: sources[k] for k in selected}, n, grid, params,
-                               psr) for i, (region, selected) in enumerate(tasks)]
-        for fut in as_completed(futures):
-            try:
-                yield fut.result()
-            except BrokenProcessPool as exc:
-                raise TilingError("a tile worker process died (killed or out of memory); the mosaic is "
-                                  "incomplete") from exc
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+
+    def __init__(self, sources, n, grid, params, psr, workers):
+        self.args = (sources, n, grid, params, psr)
+        ctx = mp.get_context("spawn")
+        devices = ctx.Queue()
+        if params.backend == "cuda":
+            ndev = _gpu_count()
+            workers = min(workers, ndev)
+            for i in range(ndev):
+                devices.put(i)
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_kernel_worker,
+                                        initargs=(devices, params.backend))
+
+    def plan(self, n):
+        sources, _, grid, params, psr = self.args
+        try:
+            return list(self.pool.map(_spawn_plan, range(n), sources, [grid] * n, [params] * n, [psr] * n))
+        except BrokenProcessPool as exc:
+            raise TilingError(_DIED) from exc
+
+    def tiles(self, tasks):
+        sources, n, grid, params, psr = self.args
+        futures = [self.pool.submit(_spawn_tile, i, region, sel, {k: sources[k] for k in sel}, n, grid, params, psr)
+                   for i, (region, sel) in enumerate(tasks)]
+        yield from _results(self.pool, futures)
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ------------------------------------------------------------------ the run
@@ -796,14 +849,34 @@ def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers
     psr = grid.pixel_scale_ratio
     if psr is None:
         psr = _ratio_from_input(load(0), grid)
-    footprints, rows, groups, first_bunit = plan_exposures(load, n_inputs, grid, params, psr)
+    if scheduler is not None:
+        from .dask import DaskRunner
+
+        runner = DaskRunner(scheduler, sources, n_inputs, grid, params, psr)
+    elif workers > 1 and params.backend != "cpu":
+        runner = _SpawnRunner(sources, n_inputs, grid, params, psr, workers)
+    elif workers > 1 and "fork" in mp.get_all_start_methods():
+        runner = _ForkRunner(load, n_inputs, grid, params, psr, workers)
+    else:
+        runner = _SerialRunner(load, n_inputs, grid, params, psr)
+    try:
+        return _run_tiles(runner, n_inputs, grid, params, psr, tile_shape, workers=workers,
+                          distributed=scheduler is not None, folder=folder, scratch_dir=scratch_dir,
+                          allowed_bytes=allowed_bytes, max_input_pixels=max_input_pixels)
+    finally:
+        runner.close()
+
+
+def _run_tiles(runner, n_inputs, grid, params, psr, tile_shape, *, workers, distributed, folder, scratch_dir,
+               allowed_bytes, max_input_pixels):
+    footprints, rows, groups, first_bunit = collect_plan(runner.plan(n_inputs))
     if tile_shape == "auto":
         tile_shape = auto_tile_shape(grid.shape, allowed_bytes, footprints, n_inputs, max_input_pixels, params,
-                                     workers=1 if scheduler is not None else workers)
+                                     workers=1 if distributed else workers)
         log.info("tile='auto': %s tiles", tile_shape)
     check_tile_shape(tile_shape, grid.shape)
     if allowed_bytes is not None:
-        need = (1 if scheduler is not None else workers) * per_tile_bytes(
+        need = (1 if distributed else workers) * per_tile_bytes(
             tile_shape, grid.shape, footprints, n_inputs, max_input_pixels, params)
         if need > allowed_bytes:
             raise OutputTooLargeError(
@@ -821,16 +894,7 @@ def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers
                      folder=folder, scratch=scratch)
     any_weight = False
     try:
-        if scheduler is not None:
-            from .dask import dask_tile_results
-
-            results = dask_tile_results(scheduler, tasks, sources, n_inputs, grid, params, psr)
-        elif workers > 1 and len(tasks) > 1 and params.backend != "cpu":
-            results = _spawn_results(tasks, sources, n_inputs, grid, params, psr, min(workers, len(tasks)))
-        elif workers > 1 and len(tasks) > 1 and "fork" in mp.get_all_start_methods():
-            results = _pool_results(tasks, load, n_inputs, grid, params, psr, min(workers, len(tasks)))
-        else:
-            results = _serial_results(tasks, load, n_inputs, grid, params, psr)
+        results = runner.tiles(tasks)
         for index, arrays in results:
             any_weight |= arrays.pop("any_weight")
             out.write(index, tasks[index][0], arrays)

@@ -42,6 +42,10 @@ def assert_same(tiled, untiled, full=True):
         a, b = np.asarray(getattr(tiled, name)), getattr(untiled, name)
         assert a.dtype == b.dtype, name
         np.testing.assert_array_equal(a, b, err_msg=name)
+    for key, value in untiled.meta.items():
+        assert tiled.meta[key] == value, key
+    assert tiled.inputs == untiled.inputs
+    assert tiled.blended == untiled.blended
 
 
 def _spy_selected(monkeypatch):

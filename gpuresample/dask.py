@@ -104,7 +104,7 @@ class DaskRunner:
             out[item[0].index] = item
         return out
 
-    def tiles(self, tasks):
+    def tiles(self, tasks, out):
         futures = [
             self.client.submit(_run_tile, i, region, selected, {k: self.held[k] for k in selected}, self.n,
                                self.grid, self.params, self.psr, pure=False, key=f"gpuresample-tile-{i}-{self.run}")

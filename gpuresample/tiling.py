@@ -578,8 +578,9 @@ class TileOutput:
         self._offsets = {}
         self.arrays = {}
         if self.folder is None:
-            # np.empty: every pixel is written by exactly one tile
-            self.arrays = {n: np.empty(shp, dt) for n, (shp, dt) in layout.items()}
+            # shared with forked tile workers, which write their tiles in place;
+            # uninitialised is fine: every pixel is written by exactly one tile
+            self.arrays = {n: _shared_array(shp, dt) for n, (shp, dt) in layout.items()}
             return
         if self.folder.exists():
             raise FileExistsError(f"tile output folder {self.folder} exists; choose a new one")
@@ -619,6 +620,16 @@ class TileOutput:
 
     def write(self, tile_index, region, arrays):
         """Copy one tile's arrays into the output and mark the tile complete."""
+        self.put(tile_index, region, arrays)
+        self.mark(tile_index)
+
+    def mark(self, tile_index):
+        """Record tile ``tile_index`` as complete (after its arrays are written)."""
+        self.done.flat[tile_index] = True
+        self._record()
+
+    def put(self, tile_index, region, arrays):
+        """Copy one tile's arrays into the output (also from a forked worker: shared maps, pwrite)."""
         y0, y1, x0, x1 = region
         if self.folder is None:
             for name in self.layout:
@@ -632,8 +643,6 @@ class TileOutput:
                     f"writing tile {tile_index} into {self.partial} failed: {exc.strerror or exc}",
                     tiles_complete=self.done.copy(),
                 ) from exc
-        self.done.flat[tile_index] = True
-        self._record()
 
     def _pwrite(self, name, shp, dt, region, block):
         y0, y1, x0, x1 = region
@@ -677,6 +686,15 @@ class TileOutput:
             shutil.rmtree(self.partial, ignore_errors=True)
 
 
+def _shared_array(shape, dtype):
+    """Uninitialised-looking (zero) array in anonymous shared memory: forked children write into it."""
+    import mmap
+
+    nbytes = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
+    buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_ANONYMOUS", 0x20))
+    return np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+
+
 def _npy_header(shape, dtype):
     import io
 
@@ -702,7 +720,7 @@ class _SerialRunner:
         load, _, grid, params, psr = self.args
         return [plan_one(k, load(k), grid, params, psr) for k in range(n)]
 
-    def tiles(self, tasks):
+    def tiles(self, tasks, out):
         load, n, grid, params, psr = self.args
         for index, (region, selected) in enumerate(tasks):
             yield index, drizzle_tile(region, load, selected, n, grid, params, psr)
@@ -720,7 +738,12 @@ def _pool_tile(index, region, selected):
     s = _POOL_STATE
     if os.getpid() != s["parent"]:
         _maybe_kill(index)
-    return index, drizzle_tile(region, s["load"], selected, s["n"], s["grid"], s["params"], s["psr"])
+    arrays = drizzle_tile(region, s["load"], selected, s["n"], s["grid"], s["params"], s["psr"])
+    # write in place (shared maps / pwrite into the output files): only the
+    # flag travels back; the parent marks the tile complete when it arrives
+    any_weight = arrays.pop("any_weight")
+    s["out"].put(index, region, arrays)
+    return index, {"any_weight": any_weight, "written": True}
 
 
 def _results(pool, futures):
@@ -732,24 +755,38 @@ def _results(pool, futures):
 
 
 class _ForkRunner:
-    """A pool of forked processes (CPU backend): the inputs are inherited, not pickled."""
+    """Pools of forked processes (CPU backend): the inputs are inherited, not pickled.
+
+    The tile pool is forked after the output exists, so the workers write
+    their tiles straight into it.
+    """
 
     def __init__(self, load, n, grid, params, psr, workers):
         _POOL_STATE.update(load=load, n=n, grid=grid, params=params, psr=psr, parent=os.getpid())
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+        self.workers = workers
+        self.pool = None
+
+    def _new_pool(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("fork"))
 
     def plan(self, n):
+        self._new_pool()
         try:
-            return list(self.pool.map(_pool_plan, range(n), chunksize=max(1, n // 32)))
+            return list(self.pool.map(_pool_plan, range(n), chunksize=max(1, n // (4 * self.workers))))
         except BrokenProcessPool as exc:
             raise TilingError(_DIED) from exc
 
-    def tiles(self, tasks):
+    def tiles(self, tasks, out):
+        _POOL_STATE["out"] = out
+        self._new_pool()
         futures = [self.pool.submit(_pool_tile, i, region, sel) for i, (region, sel) in enumerate(tasks)]
         yield from _results(self.pool, futures)
 
     def close(self):
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
         _POOL_STATE.clear()
 
 
@@ -806,7 +843,7 @@ class _SpawnRunner:
         except BrokenProcessPool as exc:
             raise TilingError(_DIED) from exc
 
-    def tiles(self, tasks):
+    def tiles(self, tasks, out):
         sources, n, grid, params, psr = self.args
         futures = [self.pool.submit(_spawn_tile, i, region, sel, {k: sources[k] for k in sel}, n, grid, params, psr)
                    for i, (region, sel) in enumerate(tasks)]
@@ -894,10 +931,11 @@ def _run_tiles(runner, n_inputs, grid, params, psr, tile_shape, *, workers, dist
                      folder=folder, scratch=scratch)
     any_weight = False
     try:
-        results = runner.tiles(tasks)
-        for index, arrays in results:
+        for index, arrays in runner.tiles(tasks, out):
             any_weight |= arrays.pop("any_weight")
-            out.write(index, tasks[index][0], arrays)
+            if not arrays.pop("written", False):
+                out.put(index, tasks[index][0], arrays)
+            out.mark(index)
             del arrays
         arrays = out.finish()
     except TilingError as exc:

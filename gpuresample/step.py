@@ -225,6 +225,8 @@ def resample(
         raise TypeError(f"scheduler must be a distributed.Client; got {type(scheduler).__name__}")
     if tile_output is not None and tile is None and scheduler is None:
         raise ValueError("tile_output needs tile (or scheduler): it is where a tiled run writes its outputs")
+    if tile_output is not None and Path(tile_output).exists():
+        raise FileExistsError(f"tile_output {tile_output} exists; choose a new folder")
     allowed = resolve_allowed_memory(allowed_memory)
     from .accumulator import _process_fillval
     fill = _process_fillval(fillval, False, "fillval")

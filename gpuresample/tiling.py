@@ -108,6 +108,7 @@ def _maybe_kill(index):
             return
     os.kill(os.getpid(), signal.SIGKILL)
 
+
 #: Tile size (pixels per side) used with a scheduler and no ``tile``.
 DEFAULT_TILE = 2048
 
@@ -863,8 +864,9 @@ def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers
     load : callable
         ``load(k)`` -> exposure k, loaded (in this process / forked workers).
     sources : list
-        What a dask worker needs to load exposure k (an :class:`Image` or a
-        :class:`gpuresample.asdf_io.LazyExposure`); only used with a scheduler.
+        What another process needs to load exposure k (an :class:`Image` or a
+        :class:`gpuresample.asdf_io.LazyExposure`): used by dask and by the
+        spawned workers of the kernel backends.
     n_inputs : int
     grid : OutputGrid
     params : DrizzleParams
@@ -883,6 +885,8 @@ def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers
         With no ``folder``: stream the output into scratch files in this folder
         (removed once mapped) instead of RAM.
     """
+    if tile_shape != "auto":
+        check_tile_shape(tile_shape, grid.shape)  # before any work
     psr = grid.pixel_scale_ratio
     if psr is None:
         psr = _ratio_from_input(load(0), grid)
@@ -947,6 +951,9 @@ def _run_tiles(runner, n_inputs, grid, params, psr, tile_shape, *, workers, dist
         out.abort()
         raise TilingError(f"a tile failed ({type(exc).__name__}: {exc}); {int(out.done.sum())} of "
                           f"{out.done.size} tiles complete", tiles_complete=out.done.copy()) from exc
+    except BaseException:  # KeyboardInterrupt...: close the files, keep the record
+        out.abort()
+        raise
     finally:
         if scratch:
             shutil.rmtree(folder.parent, ignore_errors=True)

@@ -183,7 +183,9 @@ def test_explicit_tile_over_the_limit_streams_to_files(nircam, tmp_path):
     assert list(tmp_path.iterdir()) == []  # scratch removed once mapped
 
 
-def test_argument_checks():
+def test_argument_checks(tmp_path):
+    with pytest.raises(FileExistsError, match="tile_output"):
+        resample([{"data": np.zeros((4, 4)), "wcs": None}], tile=4, tile_output=tmp_path)
     with pytest.raises(ValueError, match="tile_output needs tile"):
         resample([{"data": np.zeros((4, 4)), "wcs": None}], tile_output="x")
     with pytest.raises(TypeError, match=r"scheduler must be a distributed\.Client"):

@@ -75,12 +75,17 @@ from .result import ResampleResult
 from .variance import VarianceAccumulator, error_from_variances, resample_variance_box
 
 __all__ = [
+    "KILL_TILE_ENV",
+    "ExposureFootprint",
     "TileOutput",
     "auto_tile_shape",
     "check_tile_shape",
+    "collect_plan",
     "drizzle_tile",
     "kernel_reach",
+    "output_layout",
     "parse_tile",
+    "plan_one",
     "resample_tiled",
     "resolve_tile_workers",
     "tile_regions",

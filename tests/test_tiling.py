@@ -194,10 +194,21 @@ def test_argument_checks(tmp_path):
 
 # ------------------------------------------------------------------ pool and faults
 @pytest.mark.realdata
-def test_process_pool_identical(nircam):
+def test_process_pool_identical(nircam, tmp_path, monkeypatch):
     ref = resample(nircam, kernel="lanczos2", **COMMON)
+    real = tiling.drizzle_tile
+
+    def spy(region, *args):  # inherited by the forked workers: each records its process id
+        with open(tmp_path / f"pid-{os.getpid()}", "a") as fh:
+            fh.write(f"{region}\n")
+        return real(region, *args)
+
+    monkeypatch.setattr(tiling, "drizzle_tile", spy)
     res = resample(nircam, kernel="lanczos2", tile=(60, 80), tile_workers=2, **COMMON)
     assert_same(res, ref)
+    pids = [p.name for p in tmp_path.glob("pid-*")]
+    assert len(pids) == 2 and f"pid-{os.getpid()}" not in pids  # two worker processes drizzled tiles
+    assert sum(len(p.read_text().splitlines()) for p in tmp_path.glob("pid-*")) == res.meta["tiles_complete"].size
 
 
 @pytest.mark.realdata

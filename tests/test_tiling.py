@@ -354,44 +354,6 @@ def test_auto_tiling_stays_within_allowed_memory(realdata, tmp_path):
     assert untiled["peak"] > limit  # the untiled run really needs more
 
 
-# ------------------------------------------------------------------ dask (last: it starts threads)
-@pytest.mark.realdata
-@pytest.mark.slow
-def test_dask_local_cluster_equals_local_run(nircam, tmp_path):
-    distributed = pytest.importorskip("distributed")
-    from gpuresample import dask as gdask
-
-    ref = resample(nircam, kernel="turbo", **COMMON)
-    cluster_kw = dict(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    with distributed.LocalCluster(**cluster_kw) as cluster, distributed.Client(cluster) as client:
-        with distributed.get_task_stream(client) as stream:
-            res = gdask.resample(client, nircam, kernel="turbo", tile=(70, 90), tile_output=tmp_path / "m", **COMMON)
-        assert_same(res, ref)
-        assert res.meta["tiles_complete"].all()
-        # both workers drizzled tiles
-        tiles = [t for t in stream.data if t["key"].startswith("gpuresample-tile-")]
-        assert len(tiles) == res.meta["tiles_complete"].size
-        assert len({t["worker"] for t in tiles}) == 2
-        res2 = resample(nircam, kernel="turbo", scheduler=client, **COMMON)  # default tile: capped by the grid
-        assert_same(res2, ref)
-
-
-@pytest.mark.realdata
-@pytest.mark.slow
-def test_dask_killed_worker_is_retried(nircam, tmp_path, monkeypatch):
-    """A worker killed mid-tile: distributed re-runs the tile elsewhere and the mosaic is complete and equal."""
-    distributed = pytest.importorskip("distributed")
-    monkeypatch.setenv(tiling.KILL_TILE_ENV, "2")
-    monkeypatch.setenv(tiling.KILL_ONCE_ENV, str(tmp_path / "killed"))
-    ref = resample(nircam, **COMMON)
-    cluster_kw = dict(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    with distributed.LocalCluster(**cluster_kw) as cluster, distributed.Client(cluster) as client:
-        res = resample(nircam, tile=(70, 90), scheduler=client, **COMMON)
-    assert (tmp_path / "killed").exists()  # the hook did kill a worker
-    assert_same(res, ref)
-    assert res.meta["tiles_complete"].all()
-
-
 @pytest.mark.realdata
 def test_spawned_pool_for_kernel_backends(nircam):
     """The kernel backends' pool (spawned workers, as CUDA needs; the emulator runs the same kernels here)."""
@@ -399,3 +361,82 @@ def test_spawned_pool_for_kernel_backends(nircam):
     res = resample(nircam, backend="emulator", tile=(60, 80), tile_workers=2, **COMMON)
     # the kernels accumulate each image in float64 and add weight-0 pixels as exact zeros: bitwise here too
     assert_same(res, ref)
+
+
+@pytest.mark.realdata
+def test_file_inputs_out_of_memory(nircam, tmp_path):
+    """ASDF exposure files read when their tile needs them, outputs streamed into scratch files."""
+    from gpuresample.asdf_io import write_exposure
+
+    paths = []
+    for k, e in enumerate(nircam):
+        paths.append(tmp_path / f"exp{k}_cal.asdf")
+        write_exposure(paths[-1], e)
+    ref = resample(nircam, **COMMON)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    res = resample(paths, in_memory=False, workdir=scratch, tile=(50, 70), tile_workers=2, **COMMON)
+    assert isinstance(res.data, np.memmap)
+    assert_same(res, ref)
+    assert list(scratch.iterdir()) == []
+
+
+# ------------------------------------------------------------------ dask
+# Each dask test runs in its own interpreter: a closed LocalCluster leaves a
+# thread behind ("Dask-Offload"), and forking a multi-threaded process (the
+# pools of the other tests) warns on Python >= 3.12.
+DASK = textwrap.dedent("""
+    import os, sys, warnings
+    warnings.simplefilter("ignore")
+    sys.path.insert(0, sys.argv[1])
+    import distributed
+    from conftest import REALDATA
+    from oracle_stcal import dithered_nircam
+    from test_tiling import COMMON, assert_same
+    from gpuresample import dask as gdask, resample
+
+    nircam = dithered_nircam(str(REALDATA), n=3, size=160)
+    case, tmp = sys.argv[2], sys.argv[3]
+    ref = resample(nircam, kernel="turbo", **COMMON)
+    cluster_kw = dict(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with distributed.LocalCluster(**cluster_kw) as cluster, distributed.Client(cluster) as client:
+        if case == "plain":
+            with distributed.get_task_stream(client) as stream:
+                res = gdask.resample(client, nircam, kernel="turbo", tile=(70, 90), tile_output=tmp + "/m", **COMMON)
+            assert_same(res, ref)
+            assert res.meta["tiles_complete"].all()
+            # both workers drizzled tiles
+            tiles = [t for t in stream.data if t["key"].startswith("gpuresample-tile-")]
+            assert len(tiles) == res.meta["tiles_complete"].size, len(tiles)
+            assert len({t["worker"] for t in tiles}) == 2
+            res2 = resample(nircam, kernel="turbo", scheduler=client, **COMMON)  # default tile: capped by the grid
+            assert_same(res2, ref)
+        else:
+            res = resample(nircam, kernel="turbo", tile=(70, 90), scheduler=client, **COMMON)
+            assert os.path.exists(os.environ["GPURESAMPLE_TEST_KILL_ONCE"])  # the hook did kill a worker
+            assert_same(res, ref)
+            assert res.meta["tiles_complete"].all()
+    print("DASK-OK")
+""")
+
+
+def _dask_case(case, tmp_path, env=None):
+    pytest.importorskip("distributed")
+    proc = subprocess.run([sys.executable, "-c", DASK, str(HERE), case, str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, **(env or {})))
+    assert proc.returncode == 0 and "DASK-OK" in proc.stdout, proc.stderr[-4000:]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_dask_local_cluster_equals_local_run(realdata, tmp_path):
+    """LocalCluster(2 worker processes): the same arrays and metadata as the local untiled run."""
+    _dask_case("plain", tmp_path)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_dask_killed_worker_is_retried(realdata, tmp_path):
+    """A worker killed mid-tile: distributed re-runs the tile elsewhere and the mosaic is complete and equal."""
+    _dask_case("killed", tmp_path, {tiling.KILL_TILE_ENV: "2", tiling.KILL_ONCE_ENV: str(tmp_path / "killed")})
+    assert (tmp_path / "killed").exists()

@@ -34,7 +34,9 @@ def _load_from(sources):
 
     def load(k):
         src = sources[k]
-        return as_exposure(src.load(), k) if isinstance(src, LazyExposure) else src
+        # a file exposure (ASDF, or any reader with load()/stub()) is read here, in the worker
+        lazy = isinstance(src, LazyExposure) or (hasattr(src, "load") and hasattr(src, "stub"))
+        return as_exposure(src.load(), k) if lazy else src
 
     return load
 

@@ -379,6 +379,11 @@ def test_file_inputs_out_of_memory(nircam, tmp_path):
     assert isinstance(res.data, np.memmap)
     assert_same(res, ref)
     assert list(scratch.iterdir()) == []
+    # spawned workers (kernel backends) get the file exposures by path and read them themselves
+    ref_emu = resample(nircam, backend="emulator", **COMMON)
+    res_emu = resample(paths, in_memory=False, workdir=scratch, tile=(50, 70), tile_workers=2, backend="emulator",
+                       **COMMON)
+    assert_same(res_emu, ref_emu)
 
 
 # ------------------------------------------------------------------ dask

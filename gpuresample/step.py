@@ -172,7 +172,7 @@ def resample(
         tile on a run too large for ``allowed_memory`` is checked per tile
         (``OutputTooLargeError`` if one tile does not fit) and streams its
         outputs likewise.  A side < 1 or a tile larger than the grid raises
-        ``ValueError``.  Not available with ``single=True``.
+        ``ValueError``.
     tile_workers : "auto" or int
         Processes drizzling tiles at once on this machine (``"auto"``: one per
         CPU core); results are identical for any value.
@@ -184,7 +184,8 @@ def resample(
         With tiles: write the outputs as ``.npy`` files into this new folder
         (``NAME.npy`` and the completion record ``tiles.json``); the folder is
         called ``<tile_output>.partial`` until every tile is written.  The
-        result's arrays are then read-only memory maps of those files.
+        result's arrays are then read-only memory maps of those files.  Not
+        with ``single=True`` (several products).
 
     Returns
     -------
@@ -219,8 +220,8 @@ def resample(
     resolve_workers(workers)  # validate before any work
     tile = parse_tile(tile)
     tile_workers = resolve_tile_workers(tile_workers)
-    if single and (tile is not None or scheduler is not None):
-        raise ValueError("tile and scheduler are not supported with single=True")
+    if single and tile_output is not None:
+        raise ValueError("tile_output holds one product; single=True makes one per exposure group")
     if scheduler is not None and not callable(getattr(scheduler, "submit", None)):
         raise TypeError(f"scheduler must be a distributed.Client; got {type(scheduler).__name__}")
     if tile_output is not None and tile is None and scheduler is None:
@@ -319,17 +320,20 @@ def resample(
 
         if tile_shape is None:
             tile_shape = tuple(min(DEFAULT_TILE, n) for n in grid.shape)
-        sources = [lazy.get(k, img) for k, img in enumerate(images)]
         stream = too_large or not in_memory
-        res = resample_tiled(
-            getter(images), sources, len(images), grid, params, tile_shape, workers=tile_workers,
-            scheduler=scheduler, folder=tile_output, scratch_dir=(workdir or tempfile.gettempdir()) if stream else None,
-            allowed_bytes=None if not too_large else allowed * (available_memory() or 0),
-            max_input_pixels=max(i.data.size for i in images),
-        )
+        results = []
+        for members in groups.values() if single else [images]:
+            res = resample_tiled(
+                getter(members), [lazy.get(index_of[id(m)], m) for m in members], len(members), grid, params,
+                tile_shape, workers=tile_workers, scheduler=scheduler, folder=tile_output,
+                scratch_dir=(workdir or tempfile.gettempdir()) if stream else None,
+                allowed_bytes=None if not too_large else allowed * (available_memory() or 0),
+                max_input_pixels=max(i.data.size for i in images),
+            )
+            _finish(res, members, blendheaders)
+            results.append(res)
         alloc.close()
-        _finish(res, images, blendheaders)
-        return res
+        return results if single else results[0]
     if single:
         results = []
         for gid, members in groups.items():

@@ -475,6 +475,13 @@ def drizzle_tile(region, load, selected, n_inputs, grid, params, psr):
                    disable_ctx=not params.enable_ctx, backend=params.backend, allocator=_lazy_zeros)
     tshape = (y1 - y0, x1 - x0)
     var_acc = VarianceAccumulator(tshape, params.weight_type) if params.enable_var else None
+    err_driz = None
+    if params.enable_err and params.err_from == "driz":
+        # single=True: the err arrays drizzled like the data (see drizzle_group)
+        err_img = _lazy_zeros(shape, np.float32)
+        err_img[y0:y1, x0:x1] = np.float32(float(params.fillval))
+        err_driz = Drizzle(kernel=params.kernel, fillval="INDEF", out_img=err_img, disable_ctx=True,
+                           backend=params.backend, allocator=_lazy_zeros)
     for k in range(n_inputs):
         if k not in selected:
             driz.skip_context_id()
@@ -491,9 +498,12 @@ def drizzle_tile(region, load, selected, n_inputs, grid, params, psr):
             driz.skip_context_id()
             continue
         xmin, xmax, ymin, ymax = limits
-        driz.add_image(_science(img), dq=img.dq if params.propagate_dq else None, exptime=img.exposure_time,
-                       pixmap=ex.pixmap, pixel_scale_ratio=psr, iscale=1.0, weight_map=weight, wht_scale=1.0,
-                       pixfrac=params.pixfrac, in_units="cps", xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
+        kw = dict(exptime=img.exposure_time, pixmap=ex.pixmap, pixel_scale_ratio=psr, iscale=1.0,
+                  weight_map=weight, wht_scale=1.0, pixfrac=params.pixfrac, in_units="cps",
+                  xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
+        driz.add_image(_science(img), dq=img.dq if params.propagate_dq else None, **kw)
+        if err_driz is not None and img.err is not None:
+            err_driz.add_image(img.err, **kw)
         if var_acc is not None and ex.box is not None:
             # the exposure's own footprint box, as the untiled run: same clipping
             by0, by1, bx0, bx1 = ex.box
@@ -517,6 +527,14 @@ def drizzle_tile(region, load, selected, n_inputs, grid, params, psr):
         dq = driz.out_dq
         out["dq"] = dq[y0:y1, x0:x1].copy() if dq is not None else np.zeros(tshape, np.uint32)
     del driz, out_img
+    if err_driz is not None:
+        err = err_driz.out_img[y0:y1, x0:x1].copy()
+        # the untiled run re-applies the fill to zero-weight pixels after every
+        # image (drizzle's rule); pre-filling + "INDEF" differs only where the
+        # weight ends at exactly 0, so apply the fill there once at the end
+        err[err_driz.out_wht[y0:y1, x0:x1] == 0] = np.float32(float(params.fillval))
+        out["err"] = (err / (1.0 if psr is None else psr)).astype(np.float32)
+        del err_driz, err_img, err
     if var_acc is not None:
         covered = var_acc.covered
         variances = var_acc.finalize(psr)

@@ -95,6 +95,20 @@ def test_tiled_equals_untiled_other_parameters(nircam, case):
 
 
 @pytest.mark.realdata
+@pytest.mark.parametrize("kernel", ["square", "lanczos3"])
+def test_single_products_tiled(nircam, kernel):
+    """single=True: one product per exposure group, err drizzled from the err arrays; fill 0 and NaN."""
+    for fillval in ("INDEF", 0.0):
+        kw = dict(COMMON, single=True, kernel=kernel, fillval=fillval)
+        ref = resample(nircam, **kw)
+        res = resample(nircam, tile=(37, 53), tile_workers=2, **kw)
+        assert len(ref) == len(res) == 2  # groups g0 (inputs 0, 1) and g1 (input 2)
+        for a, b in zip(res, ref, strict=True):
+            assert_same(a, b, full=False)
+            assert {"data", "wht", "con", "dq", "err"} == set(b.arrays())
+
+
+@pytest.mark.realdata
 def test_tiled_without_context_and_error(nircam):
     kw = dict(COMMON, enable_ctx=False, enable_err=False, propagate_dq=False)
     ref = resample(nircam, **kw)
@@ -157,7 +171,7 @@ def test_tile_larger_than_grid_and_single_refused(nircam):
     with pytest.raises(ValueError, match="tile must"):
         resample(nircam, tile="huge")
     with pytest.raises(ValueError, match="single=True"):
-        resample(nircam, tile=64, single=True)
+        resample(nircam, tile=64, single=True, tile_output="x")
 
 
 @pytest.mark.realdata

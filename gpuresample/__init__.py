@@ -23,6 +23,7 @@ from .errors import (
     DrizzleCrashGuardError,
     NonConservingKernelWarning,
     OutputTooLargeError,
+    TilingError,
 )
 from .exposure import Image
 from .kernel_info import DRIZZLE_KERNELS, FLUX_CONSERVING_KERNELS, KERNELS
@@ -48,6 +49,7 @@ __all__ = [
     "NonConservingKernelWarning",
     "OutputTooLargeError",
     "ResampleResult",
+    "TilingError",
     "__version__",
     "calc_pixmap",
     "kernel_dir",

@@ -91,6 +91,34 @@ def _stepsize(text):
     return v
 
 
+def _tile(text):
+    """``auto``, ``N`` (N x N) or ``NX,NY`` (x first, like --output_shape) -> resample's tile (ny, nx)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    if "," in text:
+        nx, ny = _pair_type(int, "nx,ny")(text)
+    else:
+        try:
+            nx = ny = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected 'auto', N or NX,NY; got {text!r}") from None
+    if min(nx, ny) < 1:
+        raise argparse.ArgumentTypeError(f"tile sides must be >= 1 pixel; got {text!r}")
+    return (ny, nx)
+
+
+def _workers(text):
+    if text == "auto":
+        return "auto"
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1; got {text!r}")
+    return v
+
+
 def _flag(parser, name, **kw):
     """An option spelled jwst's way (``--pixel_scale_ratio``) and dashed (``--pixel-scale-ratio``)."""
     spellings = [f"--{name}"]
@@ -156,6 +184,12 @@ def build_parser():
     _flag(g, "good_bits", default="~DO_NOT_USE+NON_SCIENCE", help="DQ bits that do not disqualify a pixel")
     r = p.add_argument_group("run")
     r.add_argument("--backend", choices=("auto", "cpu", "cuda", "emulator"), default="auto")
+    _flag(r, "tile", type=_tile, metavar="auto|N|NX,NY",
+          help="drizzle the output in tiles (bitwise the untiled result); auto: only when the mosaic "
+               "exceeds --allowed_memory")
+    _flag(r, "tile_workers", type=_workers, default=1, metavar="auto|N",
+          help="processes drizzling tiles at once (default 1; auto: one per core)")
+    _flag(r, "workdir", metavar="DIR", help="folder for scratch files (default: the system temp folder)")
     r.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     r.add_argument("--preview", metavar="PNG", help="also write a PNG picture of the mosaic and weights")
     r.add_argument("--progress", choices=("auto", "bar", "plain", "none"), default="auto",
@@ -191,7 +225,8 @@ class _Progress:
                 # a terminal that reports no size (a fresh pty, some CI runners) would
                 # make tqdm draw a zero-width bar, or hide it below row 0
                 size = shutil.get_terminal_size(fallback=(100, 24))
-                self.bar = tqdm(total=total, desc="drizzling", unit="exposure", file=self.stream,
+                self.bar = tqdm(total=total, desc="drizzling",
+                                unit="tile" if str(filename).startswith("tile ") else "exposure", file=self.stream,
                                 ncols=max(40, size.columns), nrows=max(2, size.lines))
             self.bar.set_postfix_str(str(filename), refresh=False)
             self.bar.update(1)
@@ -262,7 +297,8 @@ def _run(args):
             allowed_memory=args.allowed_memory, in_memory=args.in_memory, enable_ctx=args.enable_ctx,
             enable_err=args.enable_err, report_var=args.report_var, propagate_dq=args.propagate_dq,
             pixmap_stepsize=args.pixmap_stepsize, pixmap_order=args.pixmap_order, good_bits=args.good_bits,
-            backend=args.backend, progress=progress,
+            backend=args.backend, tile=args.tile, tile_workers=args.tile_workers, workdir=args.workdir,
+            progress=progress,
         )
     finally:
         progress.close()

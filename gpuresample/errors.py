@@ -7,6 +7,7 @@ __all__ = [
     "InputFileError",
     "NonConservingKernelWarning",
     "OutputTooLargeError",
+    "TilingError",
 ]
 
 
@@ -54,3 +55,16 @@ class DrizzleCrashGuardError(RuntimeError):
 
 class NonConservingKernelWarning(UserWarning):
     """The kernel (gaussian, lanczos2/3, tophat) does not conserve flux."""
+
+
+class TilingError(RuntimeError):
+    """A tiled run did not complete: a tile failed, a worker died, or the output could not be written.
+
+    ``tiles_complete`` is the boolean ``(ntiles_y, ntiles_x)`` mask of the
+    tiles that were written before the failure (None if unknown).  No result
+    is returned, and an on-disk output keeps its ``.partial`` name.
+    """
+
+    def __init__(self, message, tiles_complete=None):
+        super().__init__(message)
+        self.tiles_complete = tiles_complete

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from .dispatch import DrizzleParams, drizzle_group, input_limits
 from .dqflags import DEFAULT_GOOD_BITS, parse_good_bits
+from .errors import OutputTooLargeError
 from .exposure import as_exposure
 from .kernel_info import normalize_kernel
 from .memory import check_device_memory, check_memory, device_estimate, estimate_memory, resolve_allowed_memory
@@ -24,6 +26,7 @@ from .output_grid import footprint_of, grid_from_inputs, load_output_wcs
 from .parallel import resolve_workers
 from .readers import expand_inputs
 from .scratch import ArrayAllocator
+from .tiling import parse_tile, resolve_tile_workers
 from .weights import WEIGHT_TYPES
 
 __all__ = ["resample"]
@@ -98,6 +101,10 @@ def resample(
     workdir=None,
     workers="auto",
     progress=None,
+    tile=None,
+    tile_workers=1,
+    scheduler=None,
+    tile_output=None,
 ):
     """Drizzle many exposures onto one output grid, like jwst's ``resample`` step.
 
@@ -162,7 +169,31 @@ def resample(
     progress : callable, optional
         ``progress(done, total, filename)`` after each exposure is drizzled
         (``done`` counts from 1; with ``single=True`` it runs over all
-        products).  Used by the command line for its progress bar.
+        products); in tiled runs ``progress(done, total, label)`` after each
+        tile instead.  Used by the command line for its progress bar.
+    tile : None, "auto", int or (int, int)
+        Drizzle the output grid in tiles of ``(ny, nx)`` pixels (an int: square
+        tiles); the result is bitwise the untiled one on the CPU backend (see
+        :mod:`gpuresample.tiling`).  ``"auto"``: run untiled when the memory
+        estimate fits ``allowed_memory``, else pick the largest tile that fits
+        and stream the outputs into scratch files in ``workdir``.  An explicit
+        tile on a run too large for ``allowed_memory`` is checked per tile
+        (``OutputTooLargeError`` if one tile does not fit) and streams its
+        outputs likewise.  A side < 1 or a tile larger than the grid raises
+        ``ValueError``.
+    tile_workers : "auto" or int
+        Processes drizzling tiles at once on this machine (``"auto"``: one per
+        CPU core); results are identical for any value.
+    scheduler : distributed.Client, optional
+        Run the tiles on a dask.distributed cluster (see
+        :mod:`gpuresample.dask`); without ``tile`` the tiles are
+        ``2048 x 2048`` (capped by the grid).
+    tile_output : str or path, optional
+        With tiles: write the outputs as ``.npy`` files into this new folder
+        (``NAME.npy`` and the completion record ``tiles.json``); the folder is
+        called ``<tile_output>.partial`` until every tile is written.  The
+        result's arrays are then read-only memory maps of those files.  Not
+        with ``single=True`` (several products).
 
     Returns
     -------
@@ -199,6 +230,16 @@ def resample(
         raise TypeError(f"progress must be a callable progress(done, total, filename); got {progress!r}")
     parse_good_bits(good_bits)
     resolve_workers(workers)  # validate before any work
+    tile = parse_tile(tile)
+    tile_workers = resolve_tile_workers(tile_workers)
+    if single and tile_output is not None:
+        raise ValueError("tile_output holds one product; single=True makes one per exposure group")
+    if scheduler is not None and not callable(getattr(scheduler, "submit", None)):
+        raise TypeError(f"scheduler must be a distributed.Client; got {type(scheduler).__name__}")
+    if tile_output is not None and tile is None and scheduler is None:
+        raise ValueError("tile_output needs tile (or scheduler): it is where a tiled run writes its outputs")
+    if tile_output is not None and Path(tile_output).exists():
+        raise FileExistsError(f"tile_output {tile_output} exists; choose a new folder")
     allowed = resolve_allowed_memory(allowed_memory)
     from .accumulator import _process_fillval
     fill = _process_fillval(fillval, False, "fillval")
@@ -256,7 +297,17 @@ def resample(
     if single and enable_err:
         est["total"] += 4 * grid.shape[0] * grid.shape[1]  # the drizzled err image
     log.info("memory estimate: %.1f MiB", est["total"] / 2**20)
-    check_memory(est, allowed)
+    tile_shape = None if tile == "auto" else tile
+    too_large = False
+    try:
+        check_memory(est, allowed)
+    except OutputTooLargeError as exc:
+        if tile is None:
+            raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size) to resample the mosaic in tiles '
+                                      "within this limit", exc.required, exc.allowed) from None
+        # tiles: checked per tile, and the outputs go to files instead of RAM
+        too_large = True
+        tile_shape = tile
     if backend_name == "cuda":
         dev = device_estimate(grid.shape, max(i.data.size for i in images), propagate_dq=propagate_dq,
                               enable_ctx=enable_ctx)
@@ -289,6 +340,26 @@ def resample(
         if progress is not None:
             progress(done[0], len(images), img.filename)
 
+    if tile_shape is not None or scheduler is not None:
+        from .memory import available_memory
+        from .tiling import DEFAULT_TILE, resample_tiled
+
+        if tile_shape is None:
+            tile_shape = tuple(min(DEFAULT_TILE, n) for n in grid.shape)
+        stream = too_large or not in_memory
+        results = []
+        for members in groups.values() if single else [images]:
+            res = resample_tiled(
+                getter(members), [lazy.get(index_of[id(m)], m) for m in members], len(members), grid, params,
+                tile_shape, workers=tile_workers, scheduler=scheduler, folder=tile_output,
+                scratch_dir=(workdir or tempfile.gettempdir()) if stream else None,
+                allowed_bytes=None if not too_large else allowed * (available_memory() or 0),
+                max_input_pixels=max(i.data.size for i in images), progress=progress,
+            )
+            _finish(res, members, blendheaders)
+            results.append(res)
+        alloc.close()
+        return results if single else results[0]
     if single:
         results = []
         for gid, members in groups.items():

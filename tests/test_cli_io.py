@@ -431,3 +431,29 @@ def test_console_script_is_declared():
 
     eps = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
     assert eps.get("gpuresample") == "gpuresample.cli:main"
+
+
+def test_cli_tiles_equal_untiled(files, reference, tmp_path, capsys):
+    out = tmp_path / "tiled_i2d.fits"
+    assert main([str(files["asn"]), "-o", str(out), "--propagate_dq", "--tile", "100,70", "--tile_workers", "2",
+                 "--progress", "plain"]) == 0
+    err = capsys.readouterr().err
+    tiles = [ln for ln in err.splitlines() if ln.startswith("gpuresample: drizzled ")]
+    assert tiles and all(": tile " in ln for ln in tiles) and tiles[-1].split()[2].startswith(f"{len(tiles)}/")
+    with fits.open(out) as hdul:
+        for name, ext in (("data", "SCI"), ("wht", "WHT"), ("con", "CON"), ("err", "ERR"), ("dq", "DQ"),
+                          ("var_rnoise", "VAR_RNOISE")):
+            np.testing.assert_array_equal(hdul[ext].data, getattr(reference, name), err_msg=ext)
+
+
+@pytest.mark.parametrize("value", ["0", "a,b", "10,0", "big"])
+def test_cli_bad_tile(value, files, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([str(files["cal"][0]), "-o", str(tmp_path / "o.fits"), "--tile", value])
+    assert exc.value.code == 2 and "argument --tile" in capsys.readouterr().err
+
+
+def test_cli_tile_larger_than_grid(files, tmp_path, capsys):
+    assert main([str(files["cal"][0]), "-o", str(tmp_path / "o.fits"), "--tile", "100000"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tile" in err[0] and not (tmp_path / "o.fits").exists()

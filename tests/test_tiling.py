@@ -1,0 +1,461 @@
+"""Tiled resampling (issue 6): bitwise equal to the untiled run, memory-bounded, parallel, fault-aware."""
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gpuresample import OutputTooLargeError, TilingError, resample, tiling
+
+HERE = Path(__file__).resolve().parent
+KERNELS = ["square", "point", "turbo", "gaussian", "lanczos2", "lanczos3", "tophat"]
+# every output array: data/wht/con/dq and the variance family
+COMMON = dict(propagate_dq=True, workers=1)
+
+
+@pytest.fixture(scope="module")
+def nircam(request):
+    """3 dithered exposures cut (160 x 160) from the real NIRCam B1 GWCS."""
+    from conftest import REALDATA
+
+    if not (REALDATA / "nrcb1-wcs.asdf").is_file():
+        pytest.skip(f"real WCS files not found in {REALDATA}")
+    from oracle_stcal import dithered_nircam
+
+    return dithered_nircam(str(REALDATA), n=3, size=160)
+
+
+def assert_same(tiled, untiled, full=True):
+    names = set(untiled.arrays())
+    assert set(tiled.arrays()) == names
+    if full:
+        assert {"data", "wht", "con", "dq", "err", "var_rnoise", "var_poisson", "var_flat"} <= names
+    for name in sorted(names):
+        # assert_array_equal treats NaN == NaN; dtypes must match too
+        a, b = np.asarray(getattr(tiled, name)), getattr(untiled, name)
+        assert a.dtype == b.dtype, name
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    for key, value in untiled.meta.items():
+        assert tiled.meta[key] == value, key
+    assert tiled.inputs == untiled.inputs
+    assert tiled.blended == untiled.blended
+
+
+def _spy_selected(monkeypatch):
+    calls = []
+    real = tiling.drizzle_tile
+
+    def spy(region, load, selected, *args):
+        calls.append((region, dict(selected)))
+        return real(region, load, selected, *args)
+
+    monkeypatch.setattr(tiling, "drizzle_tile", spy)
+    return calls
+
+
+# ------------------------------------------------------------------ exactness
+@pytest.mark.realdata
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_tiled_equals_untiled_bitwise(nircam, kernel, monkeypatch):
+    """Tiles smaller than one exposure's footprint, not dividing the grid, one with no input."""
+    # a grid larger than the inputs' union (which starts at pixel 0): the top and right tiles get no input
+    kw = dict(COMMON, kernel=kernel, output_shape=(301, 263))
+    ref = resample(nircam, **kw)
+    ny, nx = ref.shape
+    calls = _spy_selected(monkeypatch)
+    for tile in [(30, 47), 96]:
+        assert ny % 30 and nx % 47 and ny % 96 and nx % 96  # uneven last tiles
+        calls.clear()
+        res = resample(nircam, tile=tile, **kw)
+        assert_same(res, ref)
+        assert res.meta["tiles_complete"].all()
+        assert res.meta["tiles_complete"].shape == (-(-ny // (tile if isinstance(tile, int) else tile[0])),
+                                                   -(-nx // (tile if isinstance(tile, int) else tile[1])))
+        if tile == (30, 47):
+            assert min(len(sel) for _, sel in calls) == 0  # a tile with no input at all
+            assert max(len(sel) for _, sel in calls) == 3
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("case", [dict(pixfrac=0.5), dict(pixel_scale_ratio=0.6, kernel="turbo"),
+                                  dict(weight_type="exptime", fillval=0.0, kernel="lanczos3"),
+                                  dict(pixel_scale_ratio=1.7, kernel="gaussian")],
+                         ids=["pixfrac0.5", "psr0.6-turbo", "exptime-fill0-lanczos3", "psr1.7-gaussian"])
+def test_tiled_equals_untiled_other_parameters(nircam, case):
+    kw = dict(COMMON, **case)
+    ref = resample(nircam, **kw)
+    assert_same(resample(nircam, tile=(41, 64), **kw), ref)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("kernel", ["square", "lanczos3"])
+def test_single_products_tiled(nircam, kernel):
+    """single=True: one product per exposure group, err drizzled from the err arrays; fill 0 and NaN."""
+    for fillval in ("INDEF", 0.0):
+        kw = dict(COMMON, single=True, kernel=kernel, fillval=fillval)
+        ref = resample(nircam, **kw)
+        res = resample(nircam, tile=(37, 53), tile_workers=2, **kw)
+        assert len(ref) == len(res) == 2  # groups g0 (inputs 0, 1) and g1 (input 2)
+        for a, b in zip(res, ref, strict=True):
+            assert_same(a, b, full=False)
+            assert {"data", "wht", "con", "dq", "err"} == set(b.arrays())
+
+
+@pytest.mark.realdata
+def test_tiled_without_context_and_error(nircam):
+    kw = dict(COMMON, enable_ctx=False, enable_err=False, propagate_dq=False)
+    ref = resample(nircam, **kw)
+    res = resample(nircam, tile=(41, 64), **kw)
+    assert_same(res, ref, full=False)
+    assert set(res.arrays()) == {"data", "wht"}
+
+
+@pytest.mark.realdata
+def test_context_bits_stay_global_beyond_32_inputs():
+    """34 small exposures: context plane 1 and the bits of inputs skipped by a tile keep their numbers."""
+    from conftest import REALDATA
+
+    if not (REALDATA / "nrcb1-wcs.asdf").is_file():
+        pytest.skip(f"real WCS files not found in {REALDATA}")
+    from oracle_stcal import dithered_nircam
+
+    ex = dithered_nircam(str(REALDATA), n=34, size=40)
+    ref = resample(ex, **COMMON)
+    assert ref.con.shape[0] == 2 and np.any(ref.con[1])
+    assert_same(resample(ex, tile=(30, 64), **COMMON), ref)  # grid (83, 920)
+
+
+@pytest.mark.realdata
+def test_reach_matters(nircam, monkeypatch):
+    """The equality tests can fail: with no kernel reach the tile borders differ."""
+    ref = resample(nircam, **COMMON)
+    monkeypatch.setattr(tiling, "kernel_reach", lambda *a: 0.0)
+    res = resample(nircam, tile=40, **COMMON)
+    assert not np.array_equal(res.data, ref.data, equal_nan=True)
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("bad", [0, -3, (0, 5), (5, -1), "big", 2.5, True, (1, 2, 3), ("a", 2), None])
+def test_bad_tile_values(bad):
+    if bad is None:
+        assert tiling.parse_tile(bad) is None
+        return
+    with pytest.raises(ValueError, match="tile"):
+        tiling.parse_tile(bad)
+
+
+def test_tile_parsing():
+    assert tiling.parse_tile("auto") == "auto"
+    assert tiling.parse_tile(" AUTO ") == "auto"
+    assert tiling.parse_tile(7) == (7, 7)
+    assert tiling.parse_tile((3, np.int64(5))) == (3, 5)
+    assert tiling.tile_regions((5, 7), (2, 3)) == [
+        (0, 2, 0, 3), (0, 2, 3, 6), (0, 2, 6, 7), (2, 4, 0, 3), (2, 4, 3, 6), (2, 4, 6, 7),
+        (4, 5, 0, 3), (4, 5, 3, 6), (4, 5, 6, 7)]
+    for w in (0, -1, 1.5, "x", True):
+        with pytest.raises(ValueError, match="tile_workers"):
+            tiling.resolve_tile_workers(w)
+
+
+@pytest.mark.realdata
+def test_tile_larger_than_grid_and_single_refused(nircam):
+    with pytest.raises(ValueError, match=r"tile \(ny, nx\) = \(4000, 10\) is larger than the output grid"):
+        resample(nircam, tile=(4000, 10), **COMMON)
+    with pytest.raises(ValueError, match="tile must"):
+        resample(nircam, tile="huge")
+    with pytest.raises(ValueError, match="single=True"):
+        resample(nircam, tile=64, single=True, tile_output="x")
+
+
+@pytest.mark.realdata
+def test_too_large_error_mentions_tile_auto(nircam):
+    with pytest.raises(OutputTooLargeError, match='tile="auto"'):
+        resample(nircam, allowed_memory=1e-9, **COMMON)
+    with pytest.raises(OutputTooLargeError, match=r"even .* tiles need"):
+        resample(nircam, allowed_memory=1e-9, tile="auto", **COMMON)
+    with pytest.raises(OutputTooLargeError, match=r"tile=\(64, 64\) needs"):
+        resample(nircam, allowed_memory=1e-9, tile=64, **COMMON)
+
+
+@pytest.mark.realdata
+def test_explicit_tile_over_the_limit_streams_to_files(nircam, tmp_path):
+    from gpuresample.memory import available_memory, estimate_memory
+
+    ref = resample(nircam, **COMMON)
+    est = estimate_memory(ref.shape, 3, 160 * 160, enable_ctx=True, enable_var=True, propagate_dq=True,
+                          workers=1)["total"]
+    res = resample(nircam, tile=32, allowed_memory=0.9 * est / available_memory(), workdir=tmp_path, **COMMON)
+    assert isinstance(res.data, np.memmap)  # streamed, not in RAM
+    assert_same(res, ref)
+    assert list(tmp_path.iterdir()) == []  # scratch removed once mapped
+
+
+def test_argument_checks(tmp_path):
+    with pytest.raises(FileExistsError, match="tile_output"):
+        resample([{"data": np.zeros((4, 4)), "wcs": None}], tile=4, tile_output=tmp_path)
+    with pytest.raises(ValueError, match="tile_output needs tile"):
+        resample([{"data": np.zeros((4, 4)), "wcs": None}], tile_output="x")
+    with pytest.raises(TypeError, match=r"scheduler must be a distributed\.Client"):
+        resample([{"data": np.zeros((4, 4)), "wcs": None}], scheduler="tcp://host:8786")
+
+
+# ------------------------------------------------------------------ pool and faults
+@pytest.mark.realdata
+def test_process_pool_identical(nircam, tmp_path, monkeypatch):
+    ref = resample(nircam, kernel="lanczos2", **COMMON)
+    real = tiling.drizzle_tile
+
+    def spy(region, *args):  # inherited by the forked workers: each records its process id
+        with open(tmp_path / f"pid-{os.getpid()}", "a") as fh:
+            fh.write(f"{region}\n")
+        return real(region, *args)
+
+    monkeypatch.setattr(tiling, "drizzle_tile", spy)
+    res = resample(nircam, kernel="lanczos2", tile=(60, 80), tile_workers=2, **COMMON)
+    assert_same(res, ref)
+    pids = [p.name for p in tmp_path.glob("pid-*")]
+    assert len(pids) == 2 and f"pid-{os.getpid()}" not in pids  # two worker processes drizzled tiles
+    assert sum(len(p.read_text().splitlines()) for p in tmp_path.glob("pid-*")) == res.meta["tiles_complete"].size
+
+
+@pytest.mark.realdata
+def test_on_disk_output_renamed_when_complete(nircam, tmp_path):
+    ref = resample(nircam, **COMMON)
+    out = tmp_path / "mosaic"
+    res = resample(nircam, tile=64, tile_output=out, tile_workers=2, **COMMON)
+    assert_same(res, ref)
+    assert isinstance(res.data, np.memmap) and not res.data.flags.writeable
+    assert not (tmp_path / "mosaic.partial").exists()
+    rec = json.loads((out / "tiles.json").read_text())
+    assert rec["all_complete"] and np.all(rec["complete"])
+    np.testing.assert_array_equal(np.load(out / "con.npy"), ref.con)
+    assert res.meta["output_dir"] == str(out)
+
+
+@pytest.mark.realdata
+def test_killed_worker_never_yields_a_complete_output(nircam, tmp_path, monkeypatch):
+    monkeypatch.setenv(tiling.KILL_TILE_ENV, "1")
+    out = tmp_path / "mosaic"
+    with pytest.raises(TilingError, match="worker process died") as info:
+        resample(nircam, tile=64, tile_output=out, tile_workers=2, **COMMON)
+    assert not out.exists()  # never renamed into place
+    rec = json.loads((tmp_path / "mosaic.partial" / "tiles.json").read_text())
+    assert not rec["all_complete"]
+    assert rec["complete"][0][1] == 0  # the killed tile is not marked
+    mask = info.value.tiles_complete
+    assert mask is not None and not mask.all() and not mask.flat[1]
+    assert np.array_equal(np.array(rec["complete"], bool), mask)
+
+
+@pytest.mark.realdata
+def test_failed_tile_raises_and_keeps_record(nircam, tmp_path, monkeypatch):
+    real = tiling.drizzle_tile
+
+    def flaky(region, *args):
+        if region[0] > 0:
+            raise RuntimeError("boom")
+        return real(region, *args)
+
+    monkeypatch.setattr(tiling, "drizzle_tile", flaky)
+    out = tmp_path / "m"
+    with pytest.raises(TilingError, match="boom") as info:
+        resample(nircam, tile=64, tile_output=out, **COMMON)
+    mask = info.value.tiles_complete
+    assert mask[0].all() and not mask[1:].any()  # first row of tiles written, then the failure
+    assert not out.exists()
+    assert json.loads((tmp_path / "m.partial" / "tiles.json").read_text())["complete"] == mask.astype(int).tolist()
+    # in RAM: the same error, and no result comes back
+    with pytest.raises(TilingError):
+        resample(nircam, tile=64, **COMMON)
+
+
+@pytest.mark.realdata
+def test_full_output_folder_fails_cleanly(nircam, tmp_path):
+    """The output files are reserved up front: a full disk (here a file-size limit) fails before any work."""
+    old = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of the default kill
+    resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, old[1]))
+    try:
+        with pytest.raises(TilingError, match="output folder full") as info:
+            resample(nircam, tile=64, tile_output=tmp_path / "m", **COMMON)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert not info.value.tiles_complete.any()
+    assert not (tmp_path / "m").exists()
+
+
+# ------------------------------------------------------------------ auto tiling and memory
+PEAK = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    sys.path.insert(0, sys.argv[1])
+    from test_tiling import wide_mosaic
+    from gpuresample import resample
+    from gpuresample.memory import available_memory
+    ex = wide_mosaic(sys.argv[2])
+    limit = int(sys.argv[3])
+    kw = dict(workers=1, propagate_dq=True, workdir=sys.argv[4])
+    tile = sys.argv[5]
+    run = dict(tile=None) if tile == "none" else dict(tile="auto", allowed_memory=limit / available_memory())
+
+    def rss(key):
+        return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key))
+
+    # warm up on one exposure: code loaded on first use is not the run's memory
+    resample(ex[:1], tile=64, **kw)
+    base = rss("VmRSS")
+    open("/proc/self/clear_refs", "w").write("5")  # reset VmHWM: measure this call only
+    res = resample(ex, **kw, **run)
+    peak = rss("VmHWM") - base
+    np.savez(sys.argv[6], **{k: np.asarray(v) for k, v in res.arrays().items()})
+    print(json.dumps({"peak": peak, "tile": list(res.meta.get("tile_shape") or [])}))
+""")
+
+
+def wide_mosaic(realdata, n=4, size=256):
+    """n real-NIRCam cut-outs spread far apart: a large, sparsely covered output grid."""
+    from astropy.modeling import models as m
+    from gwcs import WCS
+    from oracle_stcal import dithered_nircam
+
+    ex = dithered_nircam(realdata, n=n, size=size)
+    for k, e in enumerate(ex):
+        # cut-out k taken ~(4, -3.4) footprints away on the detector: still on the real distortion
+        dx, dy = (k % 2) * 4.0 * size, -(k // 2) * 3.4 * size
+        w = e["wcs"]
+        new = WCS(forward_transform=(m.Shift(dx) & m.Shift(dy)) | w.forward_transform, input_frame=w.input_frame,
+                  output_frame=w.output_frame)
+        new.bounding_box = w.bounding_box
+        new.array_shape = w.array_shape
+        e["wcs"] = new
+    return ex
+
+
+def _peak_run(realdata, limit, tile, tmp_path, name):
+    out = tmp_path / f"{name}.npz"
+    proc = subprocess.run([sys.executable, "-c", PEAK, str(HERE), str(realdata), str(limit), str(tmp_path), tile,
+                           str(out)], capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), np.load(out)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_auto_tiling_stays_within_allowed_memory(realdata, tmp_path):
+    from gpuresample.memory import estimate_memory
+
+    # the full run's estimate: a grid of ~1550 x 1550 for 4 exposures of 256^2
+    untiled, ref = _peak_run(realdata, 0, "none", tmp_path, "untiled")
+    ny, nx = ref["data"].shape
+    est = estimate_memory((ny, nx), 4, 256 * 256, enable_ctx=True, enable_var=True, propagate_dq=True)["total"]
+    limit = est // 4
+    tiled, res = _peak_run(realdata, limit, "auto", tmp_path, "tiled")
+    assert tiled["tile"] and tiled["tile"] != [ny, nx]  # it did tile
+    for name in ref.files:
+        np.testing.assert_array_equal(res[name], ref[name], err_msg=name)
+    print(f"grid {ny}x{nx}: limit {limit / 2**20:.1f} MiB, tiled {tiled['tile']} peak {tiled['peak'] / 2**20:.1f} MiB, "
+          f"untiled peak {untiled['peak'] / 2**20:.1f} MiB")
+    assert tiled["peak"] <= limit, (tiled, untiled, limit)
+    assert untiled["peak"] > limit  # the untiled run really needs more
+
+
+@pytest.mark.realdata
+def test_spawned_pool_for_kernel_backends(nircam):
+    """The kernel backends' pool (spawned workers, as CUDA needs; the emulator runs the same kernels here)."""
+    ref = resample(nircam, backend="emulator", **COMMON)
+    res = resample(nircam, backend="emulator", tile=(60, 80), tile_workers=2, **COMMON)
+    # the kernels accumulate each image in float64 and add weight-0 pixels as exact zeros: bitwise here too
+    assert_same(res, ref)
+
+
+@pytest.mark.realdata
+def test_file_inputs_out_of_memory(nircam, tmp_path):
+    """ASDF exposure files read when their tile needs them, outputs streamed into scratch files."""
+    from gpuresample.asdf_io import write_exposure
+
+    paths = []
+    for k, e in enumerate(nircam):
+        paths.append(tmp_path / f"exp{k}_cal.asdf")
+        write_exposure(paths[-1], e)
+    ref = resample(nircam, **COMMON)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    res = resample(paths, in_memory=False, workdir=scratch, tile=(50, 70), tile_workers=2, **COMMON)
+    assert isinstance(res.data, np.memmap)
+    assert_same(res, ref)
+    assert list(scratch.iterdir()) == []
+    # spawned workers (kernel backends) get the file exposures by path and read them themselves
+    ref_emu = resample(nircam, backend="emulator", **COMMON)
+    res_emu = resample(paths, in_memory=False, workdir=scratch, tile=(50, 70), tile_workers=2, backend="emulator",
+                       **COMMON)
+    assert_same(res_emu, ref_emu)
+
+
+# ------------------------------------------------------------------ dask
+# Each dask test runs in its own interpreter: a closed LocalCluster leaves a
+# thread behind ("Dask-Offload"), and forking a multi-threaded process (the
+# pools of the other tests) warns on Python >= 3.12.
+DASK = textwrap.dedent("""
+    import os, sys, warnings
+    warnings.simplefilter("ignore")
+    sys.path.insert(0, sys.argv[1])
+    import distributed
+    from conftest import REALDATA
+    from oracle_stcal import dithered_nircam
+    from test_tiling import COMMON, assert_same
+    from gpuresample import dask as gdask, resample
+
+    nircam = dithered_nircam(str(REALDATA), n=3, size=160)
+    case, tmp = sys.argv[2], sys.argv[3]
+    ref = resample(nircam, kernel="turbo", **COMMON)
+    cluster_kw = dict(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with distributed.LocalCluster(**cluster_kw) as cluster, distributed.Client(cluster) as client:
+        if case == "plain":
+            with distributed.get_task_stream(client) as stream:
+                res = gdask.resample(client, nircam, kernel="turbo", tile=(70, 90), tile_output=tmp + "/m", **COMMON)
+            assert_same(res, ref)
+            assert res.meta["tiles_complete"].all()
+            # both workers drizzled tiles
+            tiles = [t for t in stream.data if t["key"].startswith("gpuresample-tile-")]
+            assert len(tiles) == res.meta["tiles_complete"].size, len(tiles)
+            assert len({t["worker"] for t in tiles}) == 2
+            res2 = resample(nircam, kernel="turbo", scheduler=client, **COMMON)  # default tile: capped by the grid
+            assert_same(res2, ref)
+        else:
+            res = resample(nircam, kernel="turbo", tile=(70, 90), scheduler=client, **COMMON)
+            assert os.path.exists(os.environ["GPURESAMPLE_TEST_KILL_ONCE"])  # the hook did kill a worker
+            assert_same(res, ref)
+            assert res.meta["tiles_complete"].all()
+    print("DASK-OK")
+""")
+
+
+def _dask_case(case, tmp_path, env=None):
+    pytest.importorskip("distributed")
+    proc = subprocess.run([sys.executable, "-c", DASK, str(HERE), case, str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, **(env or {})))
+    assert proc.returncode == 0 and "DASK-OK" in proc.stdout, proc.stderr[-4000:]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_dask_local_cluster_equals_local_run(realdata, tmp_path):
+    """LocalCluster(2 worker processes): the same arrays and metadata as the local untiled run."""
+    _dask_case("plain", tmp_path)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_dask_killed_worker_is_retried(realdata, tmp_path):
+    """A worker killed mid-tile: distributed re-runs the tile elsewhere and the mosaic is complete and equal."""
+    _dask_case("killed", tmp_path, {tiling.KILL_TILE_ENV: "2", tiling.KILL_ONCE_ENV: str(tmp_path / "killed")})
+    assert (tmp_path / "killed").exists()

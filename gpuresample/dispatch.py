@@ -215,15 +215,21 @@ def drizzle_group(get, n_inputs, grid, params, progress=None, alloc=None, worker
     elif err_driz is not None:
         scale = 1.0 if psr is None else psr
         result.err = (err_driz.out_img / scale).astype(np.float32)
-    result.meta = _time_meta(groups)
-    result.meta.update(
+    result.meta = product_meta(groups, rows, params, psr, grid, first_bunit)
+    return result
+
+
+def product_meta(groups, rows, params, psr, grid, bunit):
+    """The resample keywords of a product (``ResampleResult.meta``)."""
+    meta = _time_meta(groups)
+    meta.update(
         pixfrac=params.pixfrac, kernel=params.kernel, fillval=params.fillval,
         weight_type=params.weight_type, pixel_scale_ratio=psr, ndrizzled=len(rows),
         pointings=len(groups), pixelarea_steradians=grid.pixel_area_sr,
-        pixelarea_arcsecsq=grid.pixel_area_arcsec2, bunit_data=first_bunit,
+        pixelarea_arcsecsq=grid.pixel_area_arcsec2, bunit_data=bunit,
         s_region=output_s_region(grid),
     )
-    return result
+    return meta
 
 
 def _ratio_from_input(img, grid):

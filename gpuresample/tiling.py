@@ -66,7 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from .accumulator import CTX_PLANE_BITS, Drizzle
-from .dispatch import _Exposure, _input_row, _ratio_from_input, _science, _time_meta, output_s_region
+from .dispatch import _Exposure, _input_row, _ratio_from_input, _science, product_meta
 from .errors import OutputTooLargeError, TilingError
 from .exposure import VARIANCE_NAMES
 from .memory import estimate_memory
@@ -991,14 +991,8 @@ def _run_tiles(runner, n_inputs, grid, params, psr, tile_shape, *, workers, dist
                             dq=arrays.get("dq"), err=arrays.get("err"), inputs=rows)
     for name in VARIANCE_NAMES:
         setattr(result, name, arrays.get(name))
-    result.meta = _time_meta(groups)
-    result.meta.update(
-        pixfrac=params.pixfrac, kernel=params.kernel, fillval=params.fillval,
-        weight_type=params.weight_type, pixel_scale_ratio=psr, ndrizzled=len(rows),
-        pointings=len(groups), pixelarea_steradians=grid.pixel_area_sr,
-        pixelarea_arcsecsq=grid.pixel_area_arcsec2, bunit_data=first_bunit,
-        s_region=output_s_region(grid), tile_shape=tuple(tile_shape), tiles_complete=out.done.copy(),
-        output_dir=None if (folder is None or scratch) else str(folder),
-    )
+    result.meta = product_meta(groups, rows, params, psr, grid, first_bunit)
+    result.meta.update(tile_shape=tuple(tile_shape), tiles_complete=out.done.copy(),
+                       output_dir=None if (folder is None or scratch) else str(folder))
     return result
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import operator
 import warnings
 
 import numpy as np
@@ -108,6 +109,21 @@ def _finite_positive(value, name, allow_zero=False):
     return v
 
 
+def _check_window(window, shape):
+    if window is None:
+        return None
+    if shape is None:
+        raise ValueError("'window' needs the output shape (out_shape or an output array) at construction")
+    try:
+        y0, y1, x0, x1 = (operator.index(v) for v in window)
+    except (TypeError, ValueError):
+        raise ValueError(f"'window' must be (y0, y1, x0, x1) integers; got {window!r}") from None
+    if not (0 <= y0 < y1 <= shape[0] and 0 <= x0 < x1 <= shape[1]):
+        raise ValueError(f"'window' {window!r} must be a non-empty (y0, y1, x0, x1) region inside the output "
+                         f"shape (ny, nx) = {shape}")
+    return (y0, y1, x0, x1)
+
+
 class DrizzleStep:
     """Everything one ``add_image`` call hands to a backend (validated).
 
@@ -180,6 +196,15 @@ class Drizzle:
         Where the computation runs (see :mod:`gpuresample.backends`).
         ``"auto"`` honours the ``GPURESAMPLE_BACKEND`` environment variable,
         else uses CUDA when it can run and the CPU otherwise, logging why.
+    window : tuple of int, optional
+        ``(y0, y1, x0, x1)``: the half-open, 0-based region of the outputs the
+        caller will read (gpuresample extension, default the whole grid).  The
+        kernel backends stage and accumulate only this region (device memory
+        then scales with the window) and leave the outputs outside it as they
+        are; the CPU backend (drizzle's C code) still computes the whole grid.
+        Inside the window the outputs are those of the whole-grid run: the
+        footprints are clipped against the whole grid either way.  Needs the
+        output shape at construction.
     """
 
     def __init__(
@@ -199,6 +224,7 @@ class Drizzle:
         disable_ctx=False,
         backend="auto",
         allocator=None,
+        window=None,
     ):
         self._alloc = allocator or _zeros
         self._kernel = normalize_kernel(kernel)
@@ -275,6 +301,7 @@ class Drizzle:
                 f"out_dq have different shapes: {sorted(shapes)}"
             )
         self._out_shape = shapes.pop() if shapes else None
+        self._window = _check_window(window, self._out_shape)
         self._out_img = self._out_wht = self._out_ctx = None
         self._out_img2 = None
         self._ncoadds = 0
@@ -349,6 +376,13 @@ class Drizzle:
     def out_shape(self):
         """``(ny, nx)`` of the outputs, or None before it is known."""
         return self._out_shape
+
+    @property
+    def window(self):
+        """``(y0, y1, x0, x1)`` of the outputs kept (see the class docstring); None before the shape is known."""
+        if self._window is not None:
+            return self._window
+        return None if self._out_shape is None else (0, self._out_shape[0], 0, self._out_shape[1])
 
     @property
     def out_img(self):
@@ -426,7 +460,8 @@ class Drizzle:
         ``linear`` (gpuresample extension): a list of arrays shaped like
         ``data`` drizzled with the data's weights in the same pass; their
         means over this image alone (NaN where it gave no weight, as a fresh
-        drizzle with fill NaN) are left in ``self.last_linear``.  This is how
+        drizzle with fill NaN) are left in ``self.last_linear`` (shaped like
+        ``window``: the whole grid unless one was given).  This is how
         jwst's ``sqrt(variance)`` arrays are resampled.
 
         Returns

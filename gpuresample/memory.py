@@ -116,27 +116,36 @@ def device_mem_info():
     return free + pool.free_bytes(), total
 
 
-def device_estimate(out_shape, max_input_pixels, *, n_data2=0, propagate_dq=False, enable_ctx=True):
+def device_estimate(out_shape, max_input_pixels, *, n_data2=0, n_linear=0, propagate_dq=False, enable_ctx=True):
     """Peak device bytes of one ``add_image`` on the CUDA backend, as {component: bytes}.
 
-    Device copies of the outputs (image, weight, one context plane, DQ,
-    ``data2`` outputs), the float64 accumulators (sums of w*d and w, DQ bits,
-    sums of w**2 * data2) and the exposure's inputs (pixel map, data,
-    weights, DQ, data2, per-row limits).
+    ``out_shape`` is the ``(ny, nx)`` window the kernels keep: the whole grid,
+    or one tile of a tiled run (see ``Drizzle(window=...)``).  Counted: the
+    device copies of the outputs (image, weight, one context plane, DQ,
+    ``data2`` outputs, the per-image means of the ``linear`` arrays), the
+    float64 accumulators (sums of w*d and w, DQ bits, sums of w**2 * data2
+    and of w * linear) and the exposure's inputs (pixel map, data, weights,
+    DQ, data2, linear, per-row limits).
     """
     n = int(out_shape[0]) * int(out_shape[1])
     m = int(max_input_pixels)
     est = {
-        "outputs": n * (8 + (4 if enable_ctx else 0) + (4 if propagate_dq else 0) + 4 * n_data2),
-        "accumulators": n * (16 + (4 if propagate_dq else 0) + 8 * n_data2),
-        "inputs": m * (16 + 4 + 4 + (4 if propagate_dq else 0) + 4 * n_data2) + 16 * int(out_shape[0]),
+        "outputs": n * (8 + (4 if enable_ctx else 0) + (4 if propagate_dq else 0) + 4 * n_data2 + 4 * n_linear),
+        "accumulators": n * (16 + (4 if propagate_dq else 0) + 8 * n_data2 + 8 * n_linear),
+        "inputs": m * (16 + 4 + 4 + (4 if propagate_dq else 0) + 4 * n_data2 + 4 * n_linear)
+        + 16 * int(out_shape[0]),
     }
+    if n_linear:
+        est["temporaries"] = 8 * n  # the float64 quotient of one mean (xp.where)
     est["total"] = sum(est.values())
     return est
 
 
 def check_device_memory(estimate, allowed_fraction, mem_info=None):
-    """Raise :class:`OutputTooLargeError` when the device estimate exceeds allowed x free device memory."""
+    """Raise :class:`OutputTooLargeError` when the device estimate exceeds allowed x free device memory.
+
+    ``mem_info()`` returns ``(free, total)`` bytes (default: the current CUDA device's).
+    """
     if allowed_fraction is None:
         return
     free, _total = (mem_info or device_mem_info)()

@@ -19,7 +19,7 @@ import numpy as np
 from .dispatch import DrizzleParams, drizzle_group, input_limits
 from .dqflags import DEFAULT_GOOD_BITS, parse_good_bits
 from .errors import OutputTooLargeError
-from .exposure import as_exposure
+from .exposure import VARIANCE_NAMES, as_exposure
 from .kernel_info import normalize_kernel
 from .memory import check_device_memory, check_memory, device_estimate, estimate_memory, resolve_allowed_memory
 from .output_grid import footprint_of, grid_from_inputs, load_output_wcs
@@ -244,7 +244,8 @@ def resample(
     from .accumulator import _process_fillval
     fill = _process_fillval(fillval, False, "fillval")
     from .backends import get_backend
-    backend_name = get_backend(backend).name
+    be = get_backend(backend)
+    backend_name = be.name
 
     # Files (and the members of associations) are opened — and so checked —
     # all before anything is read or allocated.
@@ -308,11 +309,21 @@ def resample(
         # tiles: checked per tile, and the outputs go to files instead of RAM
         too_large = True
         tile_shape = tile
-    if backend_name == "cuda":
+    device_bytes = None
+    mem_info = getattr(be, "device_mem_info", None)  # the CUDA backend: its device has its own memory
+    if mem_info is not None:
         dev = device_estimate(grid.shape, max(i.data.size for i in images), propagate_dq=propagate_dq,
-                              enable_ctx=enable_ctx)
+                              enable_ctx=enable_ctx, n_linear=len(VARIANCE_NAMES) if enable_err and not single else 0)
         log.info("device memory estimate: %.1f MiB", dev["total"] / 2**20)
-        check_device_memory(dev, allowed)
+        try:
+            check_device_memory(dev, allowed, mem_info=mem_info)
+        except OutputTooLargeError as exc:
+            if tile is None:
+                raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size): tiles keep only their own '
+                                          "part of the grid on the device", exc.required, exc.allowed) from None
+            # tiles: the kernels keep one tile on the device, checked per tile
+            device_bytes = allowed * mem_info()[0]
+            tile_shape = tile
 
     alloc = ArrayAllocator(on_disk=not in_memory, workdir=workdir)
     index_of = {id(img): k for k, img in enumerate(images)}
@@ -354,7 +365,7 @@ def resample(
                 tile_shape, workers=tile_workers, scheduler=scheduler, folder=tile_output,
                 scratch_dir=(workdir or tempfile.gettempdir()) if stream else None,
                 allowed_bytes=None if not too_large else allowed * (available_memory() or 0),
-                max_input_pixels=max(i.data.size for i in images), progress=progress,
+                device_bytes=device_bytes, max_input_pixels=max(i.data.size for i in images), progress=progress,
             )
             _finish(res, members, blendheaders)
             results.append(res)

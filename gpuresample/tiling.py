@@ -69,7 +69,7 @@ from .accumulator import CTX_PLANE_BITS, Drizzle
 from .dispatch import _Exposure, _input_row, _ratio_from_input, _science, product_meta
 from .errors import OutputTooLargeError, TilingError
 from .exposure import VARIANCE_NAMES
-from .memory import estimate_memory
+from .memory import device_estimate, estimate_memory
 from .pixmap import calc_pixmap
 from .result import ResampleResult
 from .variance import VarianceAccumulator, error_from_variances, resample_variance_box
@@ -85,6 +85,8 @@ __all__ = [
     "kernel_reach",
     "output_layout",
     "parse_tile",
+    "per_tile_bytes",
+    "per_tile_device_bytes",
     "plan_one",
     "resample_tiled",
     "resolve_tile_workers",
@@ -339,24 +341,61 @@ def per_tile_bytes(tile_shape, grid_shape, footprints, n_inputs, max_input_pixel
     return est["total"] + 2 * _bytes_per_pixel(params, n_inputs) * tile_shape[0] * tile_shape[1]
 
 
-def auto_tile_shape(grid_shape, allowed_bytes, footprints, n_inputs, max_input_pixels, params, workers=1):
-    """Largest square tile (power-of-two side, capped by the grid) whose run fits ``allowed_bytes``.
+def per_tile_device_bytes(tile_shape, grid_shape, n_inputs, max_input_pixels, params):
+    """Peak device bytes of one tile's run on the CUDA backend.
 
-    ``workers`` tiles run at once.  Raises :class:`OutputTooLargeError` when
-    even a ``MIN_AUTO_TILE`` tile does not fit.
+    The kernels keep the tile alone on the device (``Drizzle(window=...)``);
+    the variances are drizzled onto each exposure's footprint box (at most
+    twice the input, as :func:`gpuresample.memory.estimate_memory` counts
+    it), which does not shrink with the tile.
+    """
+    tile = device_estimate(tile_shape, max_input_pixels, propagate_dq=params.propagate_dq,
+                           enable_ctx=params.enable_ctx)["total"]
+    if not (params.enable_var or params.err_from == "driz"):
+        return tile
+    box = min(2 * int(max_input_pixels), int(grid_shape[0]) * int(grid_shape[1]))
+    side = math.isqrt(box) + 1
+    box_run = device_estimate((side, side), max_input_pixels, enable_ctx=False)["total"]
+    return max(tile, box_run)
+
+
+def _tile_needs(tile_shape, grid_shape, footprints, n_inputs, max_input_pixels, params, workers,
+                allowed_bytes, device_bytes):
+    """[(what, needed, allowed)] for the limits that apply (host: ``workers`` tiles at once; device: one per GPU)."""
+    needs = []
+    if allowed_bytes is not None:
+        needs.append(("host", workers * per_tile_bytes(tile_shape, grid_shape, footprints, n_inputs,
+                                                       max_input_pixels, params), allowed_bytes))
+    if device_bytes is not None:
+        needs.append(("device", per_tile_device_bytes(tile_shape, grid_shape, n_inputs, max_input_pixels, params),
+                      device_bytes))
+    return needs
+
+
+def auto_tile_shape(grid_shape, allowed_bytes, footprints, n_inputs, max_input_pixels, params, workers=1,
+                    device_bytes=None):
+    """Largest square tile (power-of-two side, capped by the grid) whose run fits the limits.
+
+    ``allowed_bytes`` limits host memory (``workers`` tiles run at once) and
+    ``device_bytes`` device memory (CUDA backend, one tile per GPU); None
+    means no limit.  Raises :class:`OutputTooLargeError` when even a
+    ``MIN_AUTO_TILE`` tile does not fit.
     """
     side = 1 << max(0, math.ceil(math.log2(max(grid_shape))))
     while True:
         shape = (min(side, grid_shape[0]), min(side, grid_shape[1]))
-        need = workers * per_tile_bytes(shape, grid_shape, footprints, n_inputs, max_input_pixels, params)
-        if need <= allowed_bytes:
+        needs = _tile_needs(shape, grid_shape, footprints, n_inputs, max_input_pixels, params, workers,
+                            allowed_bytes, device_bytes)
+        over = [(what, need, lim) for what, need, lim in needs if need > lim]
+        if not over:
             return shape
         if side <= MIN_AUTO_TILE:
+            what, need, lim = over[0]
             raise OutputTooLargeError(
-                f"tile='auto': even {shape} tiles need about {need / 2**20:.1f} MiB "
-                f"({workers} at once) but only {allowed_bytes / 2**20:.1f} MiB are allowed "
+                f"tile='auto': even {shape} tiles need about {need / 2**20:.1f} MiB of {what} memory "
+                f"({workers if what == 'host' else 1} at once) but only {lim / 2**20:.1f} MiB are allowed "
                 "(the per-exposure working set does not shrink with the tile)",
-                required=need, allowed=allowed_bytes,
+                required=need, allowed=lim,
             )
         side //= 2
 
@@ -471,8 +510,11 @@ def drizzle_tile(region, load, selected, n_inputs, grid, params, psr):
     # Pre-filling with the fill value and passing "INDEF" is what the untiled
     # dispatcher does (see drizzle_group); only the tile's region is filled.
     out_img[y0:y1, x0:x1] = np.float32(float(params.fillval))
+    # window: the kernel backends stage and accumulate the tile alone (device
+    # memory scales with the tile); the footprints are still clipped against
+    # the whole grid, so the tile's pixels are those of the untiled run
     driz = Drizzle(kernel=params.kernel, fillval="INDEF", out_img=out_img, max_ctx_id=max(n_inputs, 1) - 1,
-                   disable_ctx=not params.enable_ctx, backend=params.backend, allocator=_lazy_zeros)
+                   disable_ctx=not params.enable_ctx, backend=params.backend, allocator=_lazy_zeros, window=region)
     tshape = (y1 - y0, x1 - x0)
     var_acc = VarianceAccumulator(tshape, params.weight_type) if params.enable_var else None
     err_driz = None
@@ -481,7 +523,7 @@ def drizzle_tile(region, load, selected, n_inputs, grid, params, psr):
         err_img = _lazy_zeros(shape, np.float32)
         err_img[y0:y1, x0:x1] = np.float32(float(params.fillval))
         err_driz = Drizzle(kernel=params.kernel, fillval="INDEF", out_img=err_img, disable_ctx=True,
-                           backend=params.backend, allocator=_lazy_zeros)
+                           backend=params.backend, allocator=_lazy_zeros, window=region)
     for k in range(n_inputs):
         if k not in selected:
             driz.skip_context_id()
@@ -879,7 +921,8 @@ class _SpawnRunner:
 
 # ------------------------------------------------------------------ the run
 def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers=1, scheduler=None,
-                   folder=None, scratch_dir=None, allowed_bytes=None, max_input_pixels=None, progress=None):
+                   folder=None, scratch_dir=None, allowed_bytes=None, max_input_pixels=None, device_bytes=None,
+                   progress=None):
     """Resample a mosaic tile by tile; bitwise the untiled result on the CPU backend.
 
     Parameters
@@ -894,7 +937,8 @@ def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers
     grid : OutputGrid
     params : DrizzleParams
     tile_shape : "auto" or (ny, nx)
-        ``"auto"`` picks the largest tile that fits ``allowed_bytes``.
+        ``"auto"`` picks the largest tile that fits ``allowed_bytes`` and
+        ``device_bytes``.
     workers : int
         Processes of the local pool (1: tiles run in this process).  The CPU
         backend forks them (inputs inherited); the kernel backends spawn
@@ -907,6 +951,9 @@ def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers
     scratch_dir : path, optional
         With no ``folder``: stream the output into scratch files in this folder
         (removed once mapped) instead of RAM.
+    allowed_bytes, device_bytes : float, optional
+        Host memory for the tiles running at once, and device memory for one
+        tile (CUDA backend); None: no limit.
     progress : callable, optional
         ``progress(done, total, label)`` after each tile is written.
     """
@@ -928,27 +975,29 @@ def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers
     try:
         return _run_tiles(runner, n_inputs, grid, params, psr, tile_shape, workers=workers,
                           distributed=scheduler is not None, folder=folder, scratch_dir=scratch_dir,
-                          allowed_bytes=allowed_bytes, max_input_pixels=max_input_pixels, progress=progress)
+                          allowed_bytes=allowed_bytes, max_input_pixels=max_input_pixels,
+                          device_bytes=device_bytes, progress=progress)
     finally:
         runner.close()
 
 
 def _run_tiles(runner, n_inputs, grid, params, psr, tile_shape, *, workers, distributed, folder, scratch_dir,
-               allowed_bytes, max_input_pixels, progress=None):
+               allowed_bytes, max_input_pixels, device_bytes=None, progress=None):
     footprints, rows, groups, first_bunit = collect_plan(runner.plan(n_inputs))
+    at_once = 1 if distributed else workers
     if tile_shape == "auto":
         tile_shape = auto_tile_shape(grid.shape, allowed_bytes, footprints, n_inputs, max_input_pixels, params,
-                                     workers=1 if distributed else workers)
+                                     workers=at_once, device_bytes=device_bytes)
         log.info("tile='auto': %s tiles", tile_shape)
     check_tile_shape(tile_shape, grid.shape)
-    if allowed_bytes is not None:
-        need = (1 if distributed else workers) * per_tile_bytes(
-            tile_shape, grid.shape, footprints, n_inputs, max_input_pixels, params)
-        if need > allowed_bytes:
+    for what, need, lim in _tile_needs(tile_shape, grid.shape, footprints, n_inputs, max_input_pixels, params,
+                                       at_once, allowed_bytes, device_bytes):
+        if need > lim:
+            per = f"{at_once} tiles at once" if what == "host" else "one tile per GPU"
             raise OutputTooLargeError(
-                f"tile={tuple(tile_shape)} needs about {need / 2**20:.1f} MiB per run ({workers} tiles at once) but "
-                f"allowed_memory allows {allowed_bytes / 2**20:.1f} MiB; use smaller tiles or tile='auto'",
-                required=need, allowed=allowed_bytes)
+                f"tile={tuple(tile_shape)} needs about {need / 2**20:.1f} MiB of {what} memory ({per}) but "
+                f"allowed_memory allows {lim / 2**20:.1f} MiB; use smaller tiles or tile='auto'",
+                required=need, allowed=lim)
     regions = tile_regions(grid.shape, tile_shape)
     tasks = [(reg, {f.index: f.reach for f in footprints if f.touches(reg)}) for reg in regions]
     log.info("%d tiles of (ny, nx) = %s; %d exposure-tile pairs", len(tasks), tile_shape,

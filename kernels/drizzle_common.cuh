@@ -47,8 +47,19 @@ __device__ __forceinline__ i64 c_round(double x) {
     return (i64)round(x);
 }
 
+// The part of the output grid whose sums a launch keeps: output pixels
+// x0 <= ii < x0 + nx, y0 <= jj < y0 + ny, stored row-major (ny, nx).  A tile
+// of a tiled run on a kernel backend, else the whole grid.  Which input pixels
+// are visited, the footprint clipping and drizzle's miss count always use the
+// whole grid (so a tile's pixels get exactly the untiled contributions); a
+// contribution outside the window is only dropped.
+struct OutWindow {
+    i64 x0, y0, nx, ny;
+};
+
 // One contribution of value d with weight w64 (drizzle's float dow, computed
-// in double here) to output pixel idx: sum_wd += w * d, sum_w += w (float64
+// in double here) to output pixel (ii, jj) of the grid, when it lies in the
+// window: sum_wd += w * d, sum_w += w (float64
 // accumulators); the context bit when the weight is positive and the DQ bits
 // when it is non-zero.
 //
@@ -60,22 +71,27 @@ __device__ __forceinline__ i64 c_round(double x) {
 // Extra arrays drizzled in the same pass as the data: "data2" co-added with
 // squared weights (drizzle's data2, already scaled by iscale**2) and "linear"
 // ones co-added with the data's own weights (jwst's sqrt(variance) arrays).
-// Planes of the input have stride n_in, planes of the sums stride n_out.
+// Planes of the input have stride n_in, planes of the sums stride n_out (the
+// window's pixels).
 struct Data2 {
     const float* values;  // (n2, ny, nx) or null
     i64 n2, n_in, n_out;
-    double* sum_w2d2;     // (n2, ny_out, nx_out)
+    double* sum_w2d2;     // (n2, win.ny, win.nx)
     const float* lin;     // (nlin, ny, nx) or null
     i64 nlin;
-    double* sum_wlin;     // (nlin, ny_out, nx_out)
+    double* sum_wlin;     // (nlin, win.ny, win.nx)
 };
 
-__device__ __forceinline__ void contribute(i64 idx, float d, double w64, double* sum_wd, double* sum_w,
-                                           int* ctx, int bit, const unsigned int* dq_in, i64 src,
-                                           unsigned int* dq_acc, const Data2& d2) {
+__device__ __forceinline__ void contribute(const OutWindow& win, i64 ii, i64 jj, float d, double w64,
+                                           double* sum_wd, double* sum_w, int* ctx, int bit,
+                                           const unsigned int* dq_in, i64 src, unsigned int* dq_acc,
+                                           const Data2& d2) {
     const double tiny = 7.006492321624085e-46;  // 2^-150
     const double aw = fabs(w64);
     if (aw <= tiny) return;
+    const i64 wx = ii - win.x0, wy = jj - win.y0;
+    if (wx < 0 || wx >= win.nx || wy < 0 || wy >= win.ny) return;  // outside the kept window
+    const i64 idx = wy * win.nx + wx;
     const double w = aw >= 1.1754943508222875e-38 ? (double)(float)w64 : w64;  // FLT_MIN
     atomicAdd(&sum_wd[idx], w * (double)d);
     atomicAdd(&sum_w[idx], w);

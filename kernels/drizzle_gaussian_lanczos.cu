@@ -9,6 +9,7 @@ extern "C" __global__ void drizzle_gaussian(
     const unsigned int* __restrict__ dq,
     const i64* __restrict__ x1, const i64* __restrict__ x2,
     i64 nx, i64 ny, i64 nx_out, i64 ny_out,
+    i64 win_x0, i64 win_y0, i64 win_nx, i64 win_ny,  // the kept output window (OutWindow)
     float iscale, float wht_scale,
     double pfo,   // half-width of the footprint in output pixels
     double efac,  // exponent factor: weight = es * exp(-r2 * efac)
@@ -18,7 +19,8 @@ extern "C" __global__ void drizzle_gaussian(
     const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
     unsigned long long* nmiss)
 {
-    const Data2 d2 = {data2, n2, nx * ny, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
+    const OutWindow win = {win_x0, win_y0, win_nx, win_ny};
+    const Data2 d2 = {data2, n2, nx * ny, win_nx * win_ny, sum_w2d2, lin, nlin, sum_wlin};
     for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double ox, double oy) {
         i64 nxi = c_round(ox - pfo), nxa = c_round(ox + pfo), nyi = c_round(oy - pfo), nya = c_round(oy + pfo);
         clip_range(nxi, nxa, nx_out);
@@ -32,7 +34,8 @@ extern "C" __global__ void drizzle_gaussian(
                 const double ddx = ox - (double)ii;
                 const double r2 = ddx * ddx + ddy * ddy;
                 hit = true;  // drizzle counts a hit even when the weight underflows to 0
-                contribute(jj * nx_out + ii, d, es * exp(-r2 * efac) * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
+                contribute(win, ii, jj, d, es * exp(-r2 * efac) * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc,
+                           d2);
             }
         }
         return hit;
@@ -44,6 +47,7 @@ extern "C" __global__ void drizzle_lanczos(
     const unsigned int* __restrict__ dq,
     const i64* __restrict__ x1, const i64* __restrict__ x2,
     i64 nx, i64 ny, i64 nx_out, i64 ny_out,
+    i64 win_x0, i64 win_y0, i64 win_nx, i64 win_ny,  // the kept output window (OutWindow)
     float iscale, float wht_scale,
     double pfo,                     // kernel order / pscale_ratio
     double sdp,                     // pscale_ratio / LUT spacing
@@ -53,7 +57,8 @@ extern "C" __global__ void drizzle_lanczos(
     const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
     unsigned long long* nmiss)
 {
-    const Data2 d2 = {data2, n2, nx * ny, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
+    const OutWindow win = {win_x0, win_y0, win_nx, win_ny};
+    const Data2 d2 = {data2, n2, nx * ny, win_nx * win_ny, sum_w2d2, lin, nlin, sum_wlin};
     for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double xx, double yy) {
         i64 nxi = (i64)floor(xx - pfo) + 1, nxa = (i64)floor(xx + pfo);
         i64 nyi = (i64)floor(yy - pfo) + 1, nya = (i64)floor(yy + pfo);
@@ -68,7 +73,7 @@ extern "C" __global__ void drizzle_lanczos(
                 const i64 ix = c_round(fabs((xx - (double)ii) * sdp));
                 if (ix >= nlut || iy >= nlut) continue;
                 hit = true;
-                contribute(jj * nx_out + ii, d, lut[ix] * lut[iy] * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
+                contribute(win, ii, jj, d, lut[ix] * lut[iy] * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
             }
         }
         return hit;

@@ -14,6 +14,7 @@ extern "C" __global__ void drizzle_turbo(
     const unsigned int* __restrict__ dq,
     const i64* __restrict__ x1, const i64* __restrict__ x2,
     i64 nx, i64 ny, i64 nx_out, i64 ny_out,
+    i64 win_x0, i64 win_y0, i64 win_nx, i64 win_ny,  // the kept output window (OutWindow)
     float iscale, float wht_scale,
     double pfo,          // pixfrac / pscale_ratio / 2 (pscale_ratio as float, as drizzle)
     double dover_scale,  // pscale_ratio**2 / pixfrac**2
@@ -22,7 +23,8 @@ extern "C" __global__ void drizzle_turbo(
     const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
     unsigned long long* nmiss)
 {
-    const Data2 d2 = {data2, n2, nx * ny, nx_out * ny_out, sum_w2d2, lin, nlin, sum_wlin};
+    const OutWindow win = {win_x0, win_y0, win_nx, win_ny};
+    const Data2 d2 = {data2, n2, nx * ny, win_nx * win_ny, sum_w2d2, lin, nlin, sum_wlin};
     for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double ox, double oy) {
         const double xxi = ox - pfo, xxa = ox + pfo, yyi = oy - pfo, yya = oy + pfo;
         i64 iis = c_round(xxi), iie = c_round(xxa), jjs = c_round(yyi), jje = c_round(yya);
@@ -37,7 +39,7 @@ extern "C" __global__ void drizzle_turbo(
                 if (over > 0.0) {
                     over *= dover_scale;
                     hit = true;
-                    contribute(jj * nx_out + ii, d, over * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
+                    contribute(win, ii, jj, d, over * w, sum_wd, sum_w, ctx, bit, dq, k, dq_acc, d2);
                 }
             }
         }

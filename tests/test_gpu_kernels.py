@@ -1,8 +1,8 @@
 """The CUDA sources: NVRTC compiles them for real GPUs; the host emulator runs them.
 
-Issue 4 in progress: point and tophat kernels and the merge are ported; the
-emulator runs them through the shared launch code and must match the CPU
-backend (drizzle for point, our numpy tophat).
+The emulator runs the same sources through the shared launch code (the path
+the CUDA backend takes) and must match the CPU backend (drizzle, and our numpy
+tophat); the same tests run on ``backend="cuda"`` where a GPU exists.
 """
 
 import numpy as np
@@ -122,6 +122,74 @@ def test_kernels_match_cpu(backend, kernel, pixfrac, psr):
         np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
     assert np.all(np.isnan(emu.out_img[~good])) and np.all(np.isnan(cpu.out_img[~good]))
     assert np.any(cpu.out_ctx[1])  # > 32 inputs
+
+
+def _launch_spy(monkeypatch, backend):
+    """Record (name, {param: arg}) of every kernel launch of a kernel backend."""
+    from gpuresample.backends import get_backend
+
+    module = get_backend(backend).kernels.module
+    sigs = kernel_signatures()
+    real = module.launch
+    calls = []
+
+    def spy(name, grid, block, args):
+        calls.append((name, dict(zip([p.name for p in sigs[name].params], args, strict=True))))
+        return real(name, grid, block, args)
+
+    monkeypatch.setattr(module, "launch", spy)
+    return calls
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kernel", ["point", "square", "turbo", "gaussian", "lanczos2", "lanczos3", "tophat"])
+def test_window_keeps_the_region_of_the_whole_grid_run(backend, kernel, monkeypatch):
+    """Drizzle(window=...): the kernels accumulate the window alone, equal to the whole-grid run inside it.
+
+    Bitwise: a pixel's contributions arrive in the same order either way, and
+    the footprints are clipped against the whole grid in both runs.
+    """
+    out_shape, window = (41, 47), (9, 30, 5, 22)
+    y0, y1, x0, x1 = window
+    full = Drizzle(kernel=kernel, out_shape=out_shape, backend=_kernel_backend(backend))
+    win = Drizzle(kernel=kernel, out_shape=out_shape, backend=backend, window=window)
+    assert full.window == (0, 41, 0, 47) and win.window == window
+    calls = _launch_spy(monkeypatch, backend)
+    for kw in _inputs(7, 1.0):
+        lin = [kw["data2"][0]]
+        r_full = full.add_image(pixfrac=0.7, pixel_scale_ratio=1.0, linear=lin, **kw)
+        r_win = win.add_image(pixfrac=0.7, pixel_scale_ratio=1.0, linear=lin, **kw)
+        assert r_full == r_win  # drizzle's misses are counted on the whole grid
+        np.testing.assert_array_equal(win.last_linear[0], full.last_linear[0][y0:y1, x0:x1])
+    inside = (slice(None), slice(y0, y1), slice(x0, x1))
+    np.testing.assert_array_equal(win.out_ctx[inside], full.out_ctx[inside])
+    for name in ("out_img", "out_wht", "out_dq"):
+        np.testing.assert_array_equal(getattr(win, name)[inside[1:]], getattr(full, name)[inside[1:]], err_msg=name)
+    for a, b in zip(win.out_img2, full.out_img2, strict=True):
+        np.testing.assert_array_equal(a[inside[1:]], b[inside[1:]])
+    outside = np.ones(out_shape, bool)
+    outside[inside[1:]] = False
+    assert np.any(full.out_wht[outside] > 0)
+    assert not np.any(win.out_wht[outside]) and np.all(np.isnan(win.out_img[outside]))
+    assert not np.any(win.out_ctx[:, outside])
+    # what the device holds: sums and staged outputs of the window's size only
+    windowed = [args for name, args in calls if name.startswith("drizzle_") and args["win_nx"] != 47]
+    assert windowed and all(a["sum_w"].size == (y1 - y0) * (x1 - x0) and a["win_x0"] == x0 and a["win_y0"] == y0
+                            and a["nx_out"] == 47 and a["ny_out"] == 41 for a in windowed)
+    merges = [args for name, args in calls if name == "merge_image"]
+    assert {int(a["n"]) for a in merges} == {41 * 47, (y1 - y0) * (x1 - x0)}
+
+
+@pytest.mark.parametrize("window", [(0, 0, 0, 5), (3, 2, 0, 5), (0, 42, 0, 5), (-1, 4, 0, 5), (0, 4, 0), "all",
+                                    (0.5, 4, 0, 5)])
+def test_bad_window(window):
+    with pytest.raises(ValueError, match="'window'"):
+        Drizzle(out_shape=(41, 47), backend="cpu", window=window)
+
+
+def test_window_needs_the_output_shape():
+    with pytest.raises(ValueError, match="needs the output shape"):
+        Drizzle(backend="cpu", window=(0, 4, 0, 5))
 
 
 @pytest.mark.realdata

@@ -377,6 +377,68 @@ def test_spawned_pool_for_kernel_backends(nircam):
     assert_same(res, ref)
 
 
+def _window_spy(monkeypatch):
+    """Windows (win_ny, win_nx) and sums sizes of the emulator's drizzle launches on the whole grid."""
+    from gpuresample.backends import get_backend
+
+    module = get_backend("emulator").kernels.module
+    real = module.launch
+    seen = []
+
+    def spy(name, grid, block, args):
+        if name.startswith("drizzle_"):
+            names = [p.name for p in module.sigs[name].params]
+            a = dict(zip(names, args, strict=True))
+            seen.append(((int(a["ny_out"]), int(a["nx_out"])), (int(a["win_ny"]), int(a["win_nx"])), a["sum_w"].size))
+        return real(name, grid, block, args)
+
+    monkeypatch.setattr(module, "launch", spy)
+    return seen
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_kernel_backend_tiles_keep_only_the_tile(nircam, kernel, monkeypatch):
+    """The CUDA launch path (emulator): tiles == untiled bitwise, and the kernels hold one tile, not the grid."""
+    kw = dict(COMMON, kernel=kernel, output_shape=(301, 263), backend="emulator")
+    ref = resample(nircam, **kw)
+    seen = _window_spy(monkeypatch)
+    assert_same(resample(nircam, tile=(30, 47), **kw), ref)
+    on_grid = [(win, n) for grid, win, n in seen if grid == ref.shape]  # not the variance box drizzles
+    assert on_grid and all(win[0] <= 30 and win[1] <= 47 and n == win[0] * win[1] for win, n in on_grid)
+
+
+@pytest.mark.realdata
+def test_tile_auto_fits_device_memory(nircam, monkeypatch):
+    """Kernel backend with a small device: no tile -> the error names tile='auto'; tile='auto' picks tiles
+    whose device estimate fits, and the result equals the untiled run."""
+    from gpuresample.backends.gpu import EmulatorBackend
+    from gpuresample.dispatch import DrizzleParams
+
+    ref = resample(nircam, backend="emulator", **COMMON)
+    m = max(e["data"].size for e in nircam)
+    params = DrizzleParams(kernel="square", pixfrac=1.0, fillval="NAN", weight_type="ivm", good_bits=0,
+                           enable_ctx=True, enable_var=True, enable_err=True, report_var=True, err_from="var",
+                           propagate_dq=True, pixmap_stepsize="auto", pixmap_order=3, backend="emulator")
+    need_128 = tiling.per_tile_device_bytes((128, 128), ref.shape, 3, m, params)
+    need_grid = tiling.per_tile_device_bytes(ref.shape, ref.shape, 3, m, params)
+    assert need_128 < need_grid
+    free = (need_128 + need_grid) // 2  # the grid does not fit, 128 x 128 tiles do
+    # the emulator stands in for a device with `free` bytes free (the CUDA backend asks CuPy)
+    monkeypatch.setattr(EmulatorBackend, "device_mem_info", staticmethod(lambda: (free, 4 * free)), raising=False)
+    with pytest.raises(OutputTooLargeError, match=r"of device memory.*tile=\"auto\""):
+        resample(nircam, backend="emulator", allowed_memory=1.0, **COMMON)
+    with pytest.raises(OutputTooLargeError, match="device memory"):
+        resample(nircam, backend="emulator", allowed_memory=1.0, tile=ref.shape, **COMMON)
+    seen = _window_spy(monkeypatch)
+    res = resample(nircam, backend="emulator", allowed_memory=1.0, tile="auto", **COMMON)
+    assert_same(res, ref)
+    tile = res.meta["tile_shape"]
+    assert tile[0] < ref.shape[0] or tile[1] < ref.shape[1]
+    assert tiling.per_tile_device_bytes(tile, ref.shape, 3, m, params) <= free
+    assert max(n for grid, _, n in seen if grid == ref.shape) <= tile[0] * tile[1]
+
+
 @pytest.mark.realdata
 def test_file_inputs_out_of_memory(nircam, tmp_path):
     """ASDF exposure files read when their tile needs them, outputs streamed into scratch files."""

@@ -1,13 +1,15 @@
 """Kernel backends: ``cuda`` (CuPy, on a GPU) and ``emulator`` (the same kernels on the host).
 
 Both run the ``kernels/*.cu`` sources through :class:`gpuresample.gpu.launch.
-GpuDrizzleKernels`; only the array module and the kernel module differ.
+GpuDrizzleKernels`; only the array module and the kernel module differ.  For
+each ``add_image`` the window of the outputs that the caller keeps
+(``Drizzle.window``: the whole grid, or one tile of a tiled run) is staged as
+contiguous arrays of that module (device copies on CUDA), the kernels
+accumulate into it, and it is copied back only once the image succeeded.
 
-Current limits (issue 4 in progress): ``pixel_scale_ratio=None`` (estimated by
-drizzle's C code) is not supported; on CUDA the outputs live on the host and
-are copied to the device and back for every ``add_image`` (correct, not yet
-fast); device-memory checks are not implemented.  Nothing has been run on a
-GPU yet.
+Limits: ``pixel_scale_ratio=None`` (estimated by drizzle's C code) is not
+supported; on CUDA the window is copied to the device and back for every
+``add_image`` (correct, not yet fast).  Nothing has been run on a GPU yet.
 """
 
 from __future__ import annotations
@@ -20,6 +22,49 @@ from ..errors import DeviceOutOfMemoryError
 from ..gpu.launch import GpuDrizzleKernels
 
 __all__ = ["CudaBackend", "EmulatorBackend"]
+
+
+def _to_host(a):
+    return a.get() if hasattr(a, "get") else a  # CuPy -> numpy; numpy stays
+
+
+class _StagedOutputs:
+    """A Drizzle's outputs inside its window, as C-contiguous ``xp`` arrays, with the
+    attributes the launch code reads (``out_shape`` stays the whole grid)."""
+
+    def __init__(self, xp, driz, ctx_plane):
+        self.out_shape = driz.out_shape
+        self.window = driz.window
+        y0, y1, x0, x1 = self.window
+        self._sl = (slice(y0, y1), slice(x0, x1))
+
+        def stage(a):
+            return None if a is None else xp.ascontiguousarray(xp.asarray(a[self._sl]))
+
+        self.out_img = stage(driz.out_img)
+        self.out_wht = stage(driz.out_wht)
+        self.out_dq = stage(driz.out_dq)
+        self.out_img2 = None if driz.out_img2 is None else [stage(a) for a in driz.out_img2]
+        self.out_ctx = None if ctx_plane is None else {ctx_plane: stage(driz.out_ctx[ctx_plane])}
+        self.last_linear = None
+
+    def copy_back(self, driz, ctx_plane):
+        def put(host, staged):
+            view = host[self._sl]
+            # numpy with a whole-grid window stages the host array itself
+            if not (isinstance(staged, np.ndarray) and np.may_share_memory(staged, view)):
+                view[...] = _to_host(staged)
+
+        put(driz.out_img, self.out_img)
+        put(driz.out_wht, self.out_wht)
+        if self.out_dq is not None:
+            put(driz.out_dq, self.out_dq)
+        if self.out_img2 is not None:
+            for host, staged in zip(driz.out_img2, self.out_img2, strict=True):
+                put(host, staged)
+        if ctx_plane is not None:
+            put(driz.out_ctx[ctx_plane], self.out_ctx[ctx_plane])
+        driz.last_linear = None if self.last_linear is None else [_to_host(a) for a in self.last_linear]
 
 
 class _KernelBackend:
@@ -36,40 +81,20 @@ class _KernelBackend:
             raise ValueError(f"pixel_scale_ratio=None (estimated from the pixel map) is not supported by "
                              f"the {self.name} backend yet: pass the ratio")
 
+    def _run(self, staged, step):
+        return self.kernels.add_image(staged, step)
+
+    def add_image(self, driz, step):
+        staged = _StagedOutputs(self.xp, driz, step.ctx_plane)
+        result = self._run(staged, step)
+        staged.copy_back(driz, step.ctx_plane)  # only after the image succeeded
+        return result
+
 
 class EmulatorBackend(_KernelBackend):
     """The CUDA kernels compiled for the host with g++ and run serially (tests, debugging)."""
 
     name = "emulator"
-
-    def add_image(self, driz, step):
-        return self.kernels.add_image(driz, step)
-
-
-class _DeviceOutputs:
-    """Device copies of a Drizzle's outputs with the attributes the launch code reads."""
-
-    def __init__(self, cp, driz, ctx_plane):
-        self.out_shape = driz.out_shape
-        self.out_img = cp.asarray(driz.out_img)
-        self.out_wht = cp.asarray(driz.out_wht)
-        self.out_dq = None if driz.out_dq is None else cp.asarray(driz.out_dq)
-        self.out_img2 = None if driz.out_img2 is None else [cp.asarray(a) for a in driz.out_img2]
-        self.out_ctx = None
-        self.last_linear = None
-        if ctx_plane is not None:
-            self.out_ctx = {ctx_plane: cp.asarray(driz.out_ctx[ctx_plane])}
-
-    def copy_back(self, driz, ctx_plane):
-        driz.out_img[...] = self.out_img.get()
-        driz.out_wht[...] = self.out_wht.get()
-        if self.out_dq is not None:
-            driz.out_dq[...] = self.out_dq.get()
-        if self.out_img2 is not None:
-            for host, dev in zip(driz.out_img2, self.out_img2, strict=True):
-                host[...] = dev.get()
-        if ctx_plane is not None:
-            driz.out_ctx[ctx_plane] = self.out_ctx[ctx_plane].get()
 
 
 class CudaBackend(_KernelBackend):
@@ -83,16 +108,22 @@ class CudaBackend(_KernelBackend):
         self.xp = cupy
         super().__init__(_cupy_module(cupy.cuda.Device().id))
 
+    @staticmethod
+    def device_mem_info():
+        """(free, total) bytes of the current device: what ``allowed_memory`` is checked against."""
+        from ..memory import device_mem_info
+
+        return device_mem_info()
+
     def add_image(self, driz, step):
         try:
-            dev = _DeviceOutputs(self.xp, driz, step.ctx_plane)
-            result = self.kernels.add_image(dev, step)
-            self.xp.cuda.Device().synchronize()
+            return super().add_image(driz, step)
         except self.xp.cuda.memory.OutOfMemoryError as exc:
             raise DeviceOutOfMemoryError(str(exc)) from exc
-        dev.copy_back(driz, step.ctx_plane)  # only after the image succeeded
-        if dev.last_linear is not None:
-            driz.last_linear = [a.get() for a in dev.last_linear]
+
+    def _run(self, staged, step):
+        result = self.kernels.add_image(staged, step)
+        self.xp.cuda.Device().synchronize()
         return result
 
 

@@ -7,9 +7,12 @@ the merge into the running outputs — and works with an array module ``xp``
 ``launch(name, grid, block, args)``.  The emulator therefore exercises the
 launch path the GPU uses.
 
-Status (issue 4, in progress): all seven kernels, ``data2`` and the merge;
-jwst-style variance in the same pass and device-memory checks are not done
-yet.
+The outputs the launch code reads and writes (``driz.out_img`` ...) are the
+*window* of the grid that the caller keeps (``driz.window``, the whole grid
+unless a tiled run drizzles one tile): the kernels still clip footprints
+against the whole grid ``driz.out_shape`` and count drizzle's misses there,
+but they keep sums for the window's pixels only, so device memory scales
+with the tile, not with the mosaic.
 """
 
 from __future__ import annotations
@@ -80,13 +83,21 @@ class GpuDrizzleKernels:
             np.int64(lut.size)
 
     def add_image(self, driz, step):
-        """Accumulate ``step`` into ``driz``'s outputs; return (nmiss, nskip)."""
+        """Accumulate ``step`` into ``driz``'s outputs; return (nmiss, nskip).
+
+        ``driz`` has ``out_shape`` (the whole grid, ``(ny, nx)``), ``window``
+        (``(y0, y1, x0, x1)``, half-open) and window-sized, C-contiguous
+        ``out_img``, ``out_wht``, ``out_dq``, ``out_img2`` and ``out_ctx``
+        (``{plane: array}``) arrays of ``xp``.
+        """
         if step.kernel not in self.KERNELS:
             raise ValueError(f"kernel {step.kernel!r} is not ported to the GPU kernels yet")
         xp = self.xp
         ny, nx = step.data.shape
         ny_out, nx_out = driz.out_shape
-        n_out = ny_out * nx_out
+        wy0, wy1, wx0, wx1 = driz.window
+        wny, wnx = wy1 - wy0, wx1 - wx0
+        n_out = wny * wnx
         pixmap = self._dev(step.pixmap, np.float64)
         data = self._dev(step.data, np.float32)
         weight = self._dev(step.weights, np.float32)
@@ -122,15 +133,19 @@ class GpuDrizzleKernels:
         iscale = np.float32(step.iscale)
         if step.in_units != "cps":
             iscale = np.float32(iscale / np.float32(step.expscale))
-        common_out = (np.int64(nx), np.int64(ny), np.int64(nx_out), np.int64(ny_out), iscale,
-                      np.float32(step.wht_scale))
+        common_out = (np.int64(nx), np.int64(ny), np.int64(nx_out), np.int64(ny_out),
+                      np.int64(wx0), np.int64(wy0), np.int64(wnx), np.int64(wny), iscale, np.float32(step.wht_scale))
         nskip = 0
         extra_miss = 0
         n_in = nx * ny
         if step.kernel != "tophat":
             lim = row_limits(step.pixmap, driz.out_shape, step.xmin, step.xmax, step.ymin, step.ymax)
             if not lim.visited:
-                return 0, 0  # drizzle processes nothing and reports nothing
+                # drizzle processes nothing and reports nothing; the linear
+                # means are those of an empty drizzle (fill NaN)
+                if nlin:
+                    driz.last_linear = [xp.full((wny, wnx), np.nan, np.float32) for _ in range(nlin)]
+                return 0, 0
             nskip, extra_miss = lim.nskip, lim.nmiss_base
             rows = (self._dev(lim.x1, np.int64), self._dev(lim.x2, np.int64))
             outs = (sum_wd, sum_w, ctx, bit, dq_acc, *extra, nmiss)
@@ -152,9 +167,9 @@ class GpuDrizzleKernels:
             # per-image weighted means (NaN where this image gave no weight), as a
             # fresh drizzle with fill NaN would produce them
             with np.errstate(invalid="ignore", divide="ignore"):
-                sw = sum_w.reshape(ny_out, nx_out)
+                sw = sum_w.reshape(wny, wnx)
                 driz.last_linear = [
-                    xp.where(sw != 0, sum_wlin[m * n_out : (m + 1) * n_out].reshape(ny_out, nx_out) / sw, np.nan)
+                    xp.where(sw != 0, sum_wlin[m * n_out : (m + 1) * n_out].reshape(wny, wnx) / sw, np.nan)
                     .astype(np.float32) for m in range(nlin)
                 ]
         do_fill = step.fillval != "INDEF"

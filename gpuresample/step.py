@@ -179,11 +179,15 @@ def resample(
         and stream the outputs into scratch files in ``workdir``.  An explicit
         tile on a run too large for ``allowed_memory`` is checked per tile
         (``OutputTooLargeError`` if one tile does not fit) and streams its
-        outputs likewise.  A side < 1 or a tile larger than the grid raises
-        ``ValueError``.
+        outputs likewise.  With the CUDA backend the device's free memory is a
+        second limit: the kernels keep one tile on the device, so a grid that
+        does not fit there is tiled the same way (outputs stay in RAM unless
+        the host limit is exceeded too).  A side < 1 or a tile larger than the
+        grid raises ``ValueError``.
     tile_workers : "auto" or int
         Processes drizzling tiles at once on this machine (``"auto"``: one per
-        CPU core); results are identical for any value.
+        CPU core; with CUDA at most one per GPU, each pinned to its device);
+        results are identical for any value.
     scheduler : distributed.Client, optional
         Run the tiles on a dask.distributed cluster (see
         :mod:`gpuresample.dask`); without ``tile`` the tiles are

@@ -24,6 +24,11 @@ untiled run:
   then receive the same contributions, with the same values, in the same
   order: bitwise the same result.
 
+On the kernel backends (CUDA, emulator) the tile's Drizzle is given
+``window=region``: the kernels clip and count against the whole grid as
+above but accumulate tile-sized sums and stage only the tile's outputs, so
+device memory also scales with the tile (:func:`per_tile_device_bytes`).
+
 Exposures whose footprint (plus reach) misses a tile are not drizzled for it,
 but context bit k always means input k (the skipped inputs consume their
 context ID).  Variances are drizzled on each exposure's footprint box exactly

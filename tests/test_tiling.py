@@ -439,6 +439,65 @@ def test_tile_auto_fits_device_memory(nircam, monkeypatch):
     assert max(n for grid, _, n in seen if grid == ref.shape) <= tile[0] * tile[1]
 
 
+_FAKE_CUPY = """
+import os, time
+
+class _Device:
+    current = None
+
+    def __init__(self, i=None):
+        self.id = i
+
+    def use(self):
+        _Device.current = self.id
+
+class _Runtime:
+    @staticmethod
+    def getDeviceCount():
+        return 2
+
+class cuda:
+    Device = _Device
+    runtime = _Runtime
+
+def pinned(delay):
+    time.sleep(delay)
+    return os.getpid(), _Device.current
+"""
+
+
+def test_cuda_pool_pins_one_worker_per_gpu(tmp_path, monkeypatch):
+    """With CUDA the tile pool is capped at one spawned worker per GPU, each pinned to its own device.
+
+    A stand-in ``cupy`` module (2 devices) replaces CuPy in this process and
+    in the spawned workers (they inherit ``sys.path``).
+    """
+    from gpuresample.dispatch import DrizzleParams
+
+    (tmp_path / "cupy").mkdir()
+    (tmp_path / "cupy" / "__init__.py").write_text(_FAKE_CUPY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real_cupy = sys.modules.pop("cupy", None)
+    params = DrizzleParams(kernel="square", pixfrac=1.0, fillval="NAN", weight_type="ivm", good_bits=0,
+                           enable_ctx=True, enable_var=False, enable_err=False, report_var=False, err_from="var",
+                           propagate_dq=False, pixmap_stepsize="auto", pixmap_order=3, backend="cuda")
+    runner = tiling._SpawnRunner([], 0, None, params, 1.0, workers=4)
+    try:
+        import cupy
+
+        assert runner.pool._max_workers == 2
+        seen = [f.result(timeout=120) for f in [runner.pool.submit(cupy.pinned, 0.3) for _ in range(8)]]
+    finally:
+        runner.close()
+        sys.modules.pop("cupy", None)  # the stand-in must not leak into later tests
+        if real_cupy is not None:
+            sys.modules["cupy"] = real_cupy
+    device_of = {}
+    for pid, dev in seen:
+        assert device_of.setdefault(pid, dev) == dev  # a worker stays on its device
+    assert sorted(device_of.values()) == [0, 1]
+
+
 @pytest.mark.realdata
 def test_file_inputs_out_of_memory(nircam, tmp_path):
     """ASDF exposure files read when their tile needs them, outputs streamed into scratch files."""

@@ -279,14 +279,37 @@ def test_outputs_are_protected(files, tmp_path, capsys):
     capsys.readouterr()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
-def test_unwritable_folder(files, tmp_path, capsys):
+def _drop_dac_override():
+    """preexec_fn: the child (and what it execs) loses root's permission to bypass file modes.
+
+    Dropping CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the capability
+    bounding set survives exec (root's capabilities are recomputed from it),
+    so a root test run still meets a real read-only folder.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def test_unwritable_folder(files, tmp_path):
+    """A read-only output folder: one line naming it, exit 1, nothing written (as root too)."""
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
+    cmd = [sys.executable, "-m", "gpuresample", str(files["cal"][0]), "-o", str(ro / "o.fits")]
     try:
-        assert main([str(files["cal"][0]), "-o", str(ro / "o.fits")]) == 1
-        assert "not writable" in capsys.readouterr().err
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                                  preexec_fn=_drop_dac_override if os.geteuid() == 0 else None)
+        except subprocess.SubprocessError as exc:  # no CAP_SETPCAP to drop capabilities with
+            pytest.skip(f"cannot run the command line without root's file-permission override: {exc}")
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stderr.count("\n") == 1 and "output folder is not writable" in proc.stderr, proc.stderr
+        assert str(ro) in proc.stderr and "Traceback" not in proc.stderr
+        assert not list(ro.iterdir())
     finally:
         ro.chmod(0o700)
 

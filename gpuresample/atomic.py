@@ -1,10 +1,12 @@
 """Write a file completely or not at all.
 
-Every output of gpuresample is written to a temporary file in the target's
-own folder (same file system, so the final rename is atomic) and only then
-moved into place.  A crash, a full disk or Ctrl-C leaves at most a hidden
-``.<stem>.*.part<suffix>`` file that is removed on the way out — never a truncated
-product under the real name.
+Every output of gpuresample is written under its final name into a hidden
+temporary folder ``.<name>.*.part`` inside the target's own folder (same file
+system, so the final rename is atomic) and only then moved into place.
+Writers that record the file's own name (stdatamodels stores the name it
+saves to in FILENAME and ``meta.filename``) therefore record the real name.
+A crash, a full disk or Ctrl-C leaves nothing that is not removed on the way
+out — never a truncated product under the real name.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -60,10 +63,10 @@ def atomic_output(path, overwrite=False):
     is never replaced.  On any exception the temporary file is removed.
     """
     path = check_output_path(path, overwrite)
-    # the real suffix stays last: writers (stdatamodels) choose the format by it
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    # the final name inside a private folder: writers choose the format by the
+    # suffix and stdatamodels records the name it saves to
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    tmp = tmp_dir / path.name
     try:
         try:
             yield tmp
@@ -73,7 +76,7 @@ def atomic_output(path, overwrite=False):
                           str(path)) from exc
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; outputs get the usual mode
+        os.chmod(tmp, 0o666 & ~umask)  # the usual mode, whatever the writer chose
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         if overwrite:
@@ -92,3 +95,4 @@ def atomic_output(path, overwrite=False):
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        shutil.rmtree(tmp_dir, ignore_errors=True)

@@ -92,7 +92,12 @@ def _write_plain(tmp, name, arrays, wcs, meta):
     primary = fits.PrimaryHDU()
     primary.header["FILENAME"] = name
     primary.header["EXP_TYPE"] = meta["exposure"]["type"]
-    primary.header["EFFEXPTM"] = meta["exposure"]["exposure_time"]
+    # the exposure keywords stdatamodels writes into PRIMARY (jwst's core schema)
+    exposure = meta["exposure"]
+    for kw, key in (("EFFEXPTM", "exposure_time"), ("TMEASURE", "measurement_time"), ("DURATION", "duration"),
+                    ("EXPSTART", "start_time"), ("EXPEND", "end_time")):
+        if key in exposure:
+            primary.header[kw] = exposure[key]
     hdus = [primary]
     for key, ext, _ in _HDUS:
         if key in arrays:

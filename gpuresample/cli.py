@@ -16,7 +16,9 @@ message and no traceback unless ``--verbose``.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import shutil
 import sys
 import time
@@ -344,6 +346,9 @@ def build_demo_parser():
     p.add_argument("--backend", choices=("auto", "cpu", "cuda", "emulator"), default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-preview", dest="preview", action="store_false", help="skip the PNG")
+    p.add_argument("--save-inputs", "--save_inputs", dest="save_inputs", action="store_true",
+                   help="also write the exposures as _cal.fits files and an association "
+                        "(gpuresample_demo_asn.json) in the output folder, to try the command line on")
     p.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run")
     p.add_argument("--progress", choices=("auto", "bar", "plain", "none"), default="auto")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -363,8 +368,19 @@ def _demo(args):
     out_dir = Path(args.output_dir)
     product = out_dir / "gpuresample_demo_i2d.fits"
     png = out_dir / "gpuresample_demo_i2d.png"
+    cal_names = [f"gpuresample_demo_{k + 1:02d}_cal.fits" for k in range(args.exposures)]
+    asn = out_dir / "gpuresample_demo_asn.json"
+    outputs = [product] + ([png] if args.preview else []) + (
+        [out_dir / n for n in cal_names] + [asn] if args.save_inputs else [])
+    # every output is checked before any work: the folder (made below) must
+    # be creatable, and existing files are kept unless --overwrite
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(errno.EEXIST, "exists and is not a folder (--output_dir)", str(out_dir))
+    parent = next((a for a in [out_dir, *out_dir.parents] if a.exists()), Path("."))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "folder is not writable (--output_dir)", str(parent))
     if out_dir.is_dir():
-        for path in (product, png):
+        for path in outputs:
             check_output_path(path, args.overwrite)
     t0 = time.perf_counter()
     exposures = dithered_scene(n_exposures=args.exposures, shape=(args.size, args.size), seed=args.seed)
@@ -383,6 +399,13 @@ def _demo(args):
     if args.preview:
         save_preview(result, png, overwrite=args.overwrite,
                      title=f"gpuresample demo: {args.exposures} dithered exposures")
+    if args.save_inputs:
+        from .cal_writer import write_association, write_cal
+
+        for name, img in zip(cal_names, exposures, strict=True):
+            write_cal(out_dir / name, img, overwrite=args.overwrite)
+        write_association(asn, [out_dir / n for n in cal_names], product="gpuresample_demo_cli",
+                          overwrite=args.overwrite)
     t_write = time.perf_counter() - t2
     covered = result.wht > 0
     _say(args, f"gpuresample demo: {args.exposures} exposures of {args.size}x{args.size} px -> "
@@ -392,7 +415,12 @@ def _demo(args):
                f"total {time.perf_counter() - t0:.2f} s")
     _say(args, f"  product: {product.resolve()}")
     if args.preview:
-        _say(args, f"  preview: {png.resolve()}")
+        from .preview import _have_matplotlib
+
+        plain = "" if _have_matplotlib() else " (plain grey-scale: pip install 'gpuresample[preview]' for sky axes)"
+        _say(args, f"  preview: {png.resolve()}{plain}")
+    if args.save_inputs:
+        _say(args, f"  inputs:  {len(cal_names)} _cal.fits files and {asn.resolve()}; try: gpuresample {asn}")
     return 0
 
 

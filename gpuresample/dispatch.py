@@ -257,6 +257,7 @@ def _time_meta(groups):
     rows = list(groups.values())
     starts = [r["start_time"] for r in rows if r["start_time"] is not None]
     ends = [r["end_time"] for r in rows if r["end_time"] is not None]
+    durations = [r["duration"] for r in rows if r["duration"] is not None]
     total = float(sum(r["exposure_time"] for r in rows))
     known = all(r["measurement_time"] is not None for r in rows)
     return {
@@ -265,7 +266,8 @@ def _time_meta(groups):
         "measurement_time": float(sum(r["measurement_time"] for r in rows)) if known else None,
         "start_time": min(starts) if starts else None,
         "end_time": max(ends) if ends else None,
-        "duration": float(sum(r["duration"] for r in rows if r["duration"] is not None)),
+        # None (no DURATION card) when no input knows its duration, not 0 s
+        "duration": float(sum(durations)) if durations else None,
     }
 
 

@@ -4,13 +4,14 @@ FITS layout (jwst's ``ImageModel`` as the resample step writes it):
 
 =========== ================================================================
 PRIMARY     NDRIZ (exposure groups), PIXFRAC, PXSCLRT, RESWHT, KERNEL,
-            FILLVAL, NINPUTS, EFFEXPTM / XPOSURE / TMEASURE / DURATION,
-            EXPSTART / EXPEND / EXPMID, and with ``blendheaders`` the
-            blended primary-header cards of the inputs
+            FILLVAL, NINPUTS, EFFEXPTM / TMEASURE / DURATION, EXPSTART /
+            EXPEND / EXPMID, FILENAME, DATAMODL, and with ``blendheaders``
+            the blended primary-header cards of the inputs (never a second
+            copy of one of the product's own keywords)
 SCI         float32 ``(ny, nx)``; a celestial FITS WCS (TAN, with SIP terms
             only when the GWCS needs them) fitted to the GWCS, BUNIT,
-            PIXAR_SR, PIXAR_A2, S_REGION, GWCSERR (max |FITS - GWCS| in
-            pixels at the corners and centre)
+            XPOSURE, PIXAR_SR, PIXAR_A2, S_REGION, GWCSERR (max |FITS - GWCS|
+            in pixels at the corners and centre)
 ERR, WHT    float32 ``(ny, nx)``
 CON         int32 ``(nplanes, ny, nx)``: bit k of plane p = input 32p + k
 VAR_*       float32 ``(ny, nx)``: VAR_RNOISE, VAR_POISSON, VAR_FLAT
@@ -107,14 +108,16 @@ def fits_wcs_header(wcs, shape):
 _NOT_BLENDED = {"FILENAME", "GROUP_ID", "DATE", "ASNTABLE", "ASNPOOL", "EXPNAME"}
 
 
-def _primary_cards(result, blended):
-    """[(keyword, value, comment)] for the PRIMARY header."""
+def _primary_cards(result, blended, filename):
+    """[(keyword, value, comment)] for the PRIMARY header (each keyword once)."""
     meta = result.meta
     cards = []
     if blended:
         for key, value in blended.items():
             kw = key.upper()
-            if kw in _NOT_BLENDED:
+            # the product's own cards (below, and XPOSURE in SCI) describe the
+            # whole mosaic: an input's value must not stand beside them
+            if kw in _NOT_BLENDED or kw in _OURS or kw == "XPOSURE":
                 continue
             if len(kw) <= 8 and kw.replace("_", "").replace("-", "").isalnum() and isinstance(
                     value, (str, bool, int, float)) and not (isinstance(value, float) and not math.isfinite(value)):
@@ -129,13 +132,14 @@ def _primary_cards(result, blended):
         ("KERNEL", meta.get("kernel"), "drizzle kernel"),
         ("FILLVAL", str(meta.get("fillval")), "value of pixels with no input"),
         ("EFFEXPTM", meta.get("exposure_time"), "[s] effective exposure time"),
-        ("XPOSURE", meta.get("effective_exposure_time"), "[s] effective exposure time"),
         ("TMEASURE", meta.get("measurement_time"), "[s] measurement time"),
         ("DURATION", meta.get("duration"), "[s] total duration"),
         ("EXPSTART", start, "[d] exposure start (MJD)"),
         ("EXPEND", end, "[d] exposure end (MJD)"),
         ("EXPMID", (start + end) / 2 if start is not None and end is not None else None, "[d] mid time (MJD)"),
         ("RESAMPSW", "gpuresample", "software that resampled the product"),
+        ("FILENAME", filename, "name of the file"),
+        ("DATAMODL", "ImageModel", "type of data model (stdatamodels)"),
     ]
     return cards + [(k, v, c) for k, v, c in ours if v is not None]
 
@@ -144,6 +148,8 @@ def _sci_cards(result):
     meta = result.meta
     cards = [
         ("BUNIT", meta.get("bunit_data"), "physical units of the array values"),
+        # jwst's schema keeps the effective exposure time in SCI (meta.exposure.effective_exposure_time)
+        ("XPOSURE", meta.get("effective_exposure_time"), "[s] effective exposure time"),
         ("PIXAR_SR", meta.get("pixelarea_steradians"), "[sr] nominal pixel area"),
         ("PIXAR_A2", meta.get("pixelarea_arcsecsq"), "[arcsec^2] nominal pixel area"),
         ("S_REGION", meta.get("s_region"), "spatial extent of the product"),
@@ -176,7 +182,7 @@ def _tree_meta(result):
 # ---------------------------------------------------------------- writers
 
 
-def _write_datamodels(tmp, result, primary, sci_header):
+def _write_datamodels(tmp, result, primary, sci_header, filename):
     from astropy.io import fits
     from stdatamodels.jwst import datamodels
 
@@ -188,7 +194,7 @@ def _write_datamodels(tmp, result, primary, sci_header):
             setattr(model, name, arr)
         model.meta.wcs = result.wcs
         meta = result.meta
-        model.meta.filename = Path(tmp).name
+        model.meta.filename = filename  # the product's name, not the temporary file's
         model.meta.resample.pointings = int(meta.get("pointings") or 0)
         model.meta.resample.pixfrac = float(meta["pixfrac"])
         model.meta.resample.pixel_scale_ratio = float(meta["pixel_scale_ratio"])
@@ -199,6 +205,16 @@ def _write_datamodels(tmp, result, primary, sci_header):
             model.meta.photometry.pixelarea_arcsecsq = float(meta["pixelarea_arcsecsq"])
         if meta.get("s_region"):
             model.meta.wcsinfo.s_region = meta["s_region"]
+        # exposure times through the schema, so that each keyword lands in its HDU
+        start, end = meta.get("start_time"), meta.get("end_time")
+        times = {"exposure_time": meta.get("exposure_time"),
+                 "effective_exposure_time": meta.get("effective_exposure_time"),
+                 "measurement_time": meta.get("measurement_time"), "duration": meta.get("duration"),
+                 "start_time": start, "end_time": end,
+                 "mid_time": (start + end) / 2 if start is not None and end is not None else None}
+        for name, value in times.items():
+            if value is not None:
+                setattr(model.meta.exposure, name, float(value))
         model.save(str(tmp), overwrite=True)
         model.close()
     # The SCI FITS WCS and the keywords jwst's schema does not have go in with astropy.
@@ -208,8 +224,9 @@ def _write_datamodels(tmp, result, primary, sci_header):
         hdul["SCI"].header.extend(list(sci_header.cards) + _sci_cards(result), update=True)
 
 
-_OURS = {"NDRIZ", "NINPUTS", "PIXFRAC", "PXSCLRT", "RESWHT", "KERNEL", "FILLVAL", "EFFEXPTM", "XPOSURE",
-         "TMEASURE", "DURATION", "EXPSTART", "EXPEND", "EXPMID", "RESAMPSW"}
+#: PRIMARY keywords the product sets itself (they replace stdatamodels' and the inputs' values)
+_OURS = {"NDRIZ", "NINPUTS", "PIXFRAC", "PXSCLRT", "RESWHT", "KERNEL", "FILLVAL", "EFFEXPTM", "TMEASURE",
+         "DURATION", "EXPSTART", "EXPEND", "EXPMID", "RESAMPSW", "FILENAME", "DATAMODL"}
 
 
 def _write_astropy(tmp, result, primary, sci_header):
@@ -263,14 +280,14 @@ def write_product(path, result, overwrite=False, blendheaders=True, use_datamode
         if path.suffix.lower() == ".asdf":
             _write_asdf(tmp, result)
         else:
-            primary = _primary_cards(result, result.blended if blendheaders else None)
+            primary = _primary_cards(result, result.blended if blendheaders else None, path.name)
             sci_header = fits_wcs_header(result.wcs, result.shape)
             if use_datamodels is None:
                 from .readers import _have_datamodels
 
                 use_datamodels = _have_datamodels()
             if use_datamodels:
-                _write_datamodels(tmp, result, primary, sci_header)
+                _write_datamodels(tmp, result, primary, sci_header, path.name)
             else:
                 _write_astropy(tmp, result, primary, sci_header)
     log.info("wrote %s", path)

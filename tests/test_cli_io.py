@@ -141,6 +141,32 @@ def test_i2d_header_wcs_matches_gwcs(scene, tmp_path, use_datamodels, grid):
         np.testing.assert_array_equal(model.wht, res.wht)
 
 
+@pytest.mark.parametrize("use_datamodels", [True, False], ids=["stdatamodels", "astropy"])
+def test_i2d_keywords_once_and_where_jwst_has_them(files, scene, tmp_path, use_datamodels):
+    """With blended _cal.fits headers: each PRIMARY keyword once, the product's values (not the first
+    input's), FILENAME the product's name, XPOSURE in SCI (jwst's schema), read back by stdatamodels."""
+    res = gpuresample.resample(str(files["asn"]))
+    assert res.blended["tmeasure"] == sum(e["measurement_time"] for e in scene)  # summed, not the first input's
+    assert res.blended["filename"] == "jw_0_cal.fits"  # the inputs recorded their real names
+    out = write_product(tmp_path / "m_i2d.fits", res, use_datamodels=use_datamodels)
+    total_tmeasure = sum(e["measurement_time"] for e in scene)
+    with fits.open(out) as hdul:
+        prim, sci = hdul[0].header, hdul["SCI"].header
+        keys = [k for k in prim if k not in ("", "COMMENT", "HISTORY")]
+        assert len(keys) == len(set(keys)), sorted(k for k in set(keys) if keys.count(k) > 1)
+        assert prim["FILENAME"] == "m_i2d.fits" and prim["DATAMODL"] == "ImageModel"
+        assert prim["TMEASURE"] == total_tmeasure == res.meta["measurement_time"]
+        assert prim["EFFEXPTM"] == res.meta["exposure_time"]
+        assert "XPOSURE" not in prim and sci["XPOSURE"] == res.meta["effective_exposure_time"]
+        assert res.meta["duration"] is None and "DURATION" not in prim  # no input knows its duration
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", datamodels.util.NoTypeWarning)  # DATAMODL names the model
+        with datamodels.open(out) as model:
+            assert type(model).__name__ == "ImageModel"
+            assert model.meta.exposure.measurement_time == total_tmeasure
+            assert model.meta.exposure.effective_exposure_time == res.meta["effective_exposure_time"]
+
+
 def test_asdf_output(scene, tmp_path):
     res = gpuresample.resample(scene)
     out = write_product(tmp_path / "p_i2d.asdf", res)
@@ -409,6 +435,30 @@ def test_demo_command(tmp_path, capsys):
     assert "output exists" in capsys.readouterr().err and product.stat().st_mtime_ns == stamp
     assert main(["demo", "--output_dir", str(out), "--size", "96", "--exposures", "3", "--overwrite",
                  "--quiet"]) == 0
+
+
+def test_demo_save_inputs_then_the_command_line(tmp_path, capsys, monkeypatch):
+    """`demo --save-inputs` writes _cal.fits files and an association that the command line resamples
+    to the demo's own mosaic; an --output_dir that is a file is refused before any work."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--output_dir", str(out), "--size", "64", "--exposures", "2", "--progress", "none",
+                 "--no-preview", "--save-inputs"]) == 0
+    asn = out / "gpuresample_demo_asn.json"
+    assert str(asn.resolve()) in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == [
+        "gpuresample_demo_01_cal.fits", "gpuresample_demo_02_cal.fits", "gpuresample_demo_asn.json",
+        "gpuresample_demo_i2d.fits"]
+    monkeypatch.chdir(tmp_path)
+    assert main([str(asn), "--rotation", "0", "--progress", "none"]) == 0  # the demo's grid is north up
+    for ext in ("SCI", "WHT", "CON", "ERR"):
+        np.testing.assert_array_equal(fits.getdata(tmp_path / "gpuresample_demo_cli_i2d.fits", ext),
+                                      fits.getdata(out / "gpuresample_demo_i2d.fits", ext), err_msg=ext)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    called = []
+    monkeypatch.setattr("gpuresample.synthetic.dithered_scene", lambda *a, **k: called.append(1))
+    assert main(["demo", "--output_dir", str(afile)]) == 1
+    assert "afile: exists and is not a folder" in capsys.readouterr().err and not called
 
 
 @pytest.mark.parametrize("with_matplotlib", [True, False], ids=["matplotlib", "plain"])

@@ -9,6 +9,7 @@ total with ``allowed_memory`` x the memory available now.
 
 from __future__ import annotations
 
+import math
 import os
 
 from .errors import OutputTooLargeError
@@ -132,8 +133,9 @@ def device_estimate(out_shape, max_input_pixels, *, n_data2=0, n_linear=0, propa
     est = {
         "outputs": n * (8 + (4 if enable_ctx else 0) + (4 if propagate_dq else 0) + 4 * n_data2 + 4 * n_linear),
         "accumulators": n * (16 + (4 if propagate_dq else 0) + 8 * n_data2 + 8 * n_linear),
+        # + drizzle's per-row scan limits: two int64 per input row (rows of a square input)
         "inputs": m * (16 + 4 + 4 + (4 if propagate_dq else 0) + 4 * n_data2 + 4 * n_linear)
-        + 16 * int(out_shape[0]),
+        + 16 * (math.isqrt(m) + 1),
     }
     if n_linear:
         est["temporaries"] = 8 * n  # the float64 quotient of one mean (xp.where)

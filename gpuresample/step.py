@@ -242,8 +242,12 @@ def resample(
         raise TypeError(f"scheduler must be a distributed.Client; got {type(scheduler).__name__}")
     if tile_output is not None and tile is None and scheduler is None:
         raise ValueError("tile_output needs tile (or scheduler): it is where a tiled run writes its outputs")
-    if tile_output is not None and Path(tile_output).exists():
-        raise FileExistsError(f"tile_output {tile_output} exists; choose a new folder")
+    if tile_output is not None:
+        from .tiling import partial_folder
+
+        for folder in (Path(tile_output), partial_folder(tile_output)):
+            if folder.exists():
+                raise FileExistsError(f"tile_output: {folder} exists; remove it or choose a new folder")
     allowed = resolve_allowed_memory(allowed_memory)
     from .accumulator import _process_fillval
     fill = _process_fillval(fillval, False, "fillval")
@@ -307,7 +311,7 @@ def resample(
     try:
         check_memory(est, allowed)
     except OutputTooLargeError as exc:
-        if tile is None:
+        if tile is None and scheduler is None:  # a dask run is tiled anyway (default tiles, checked per tile)
             raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size) to resample the mosaic in tiles '
                                       "within this limit", exc.required, exc.allowed) from None
         # tiles: checked per tile, and the outputs go to files instead of RAM
@@ -322,7 +326,7 @@ def resample(
         try:
             check_device_memory(dev, allowed, mem_info=mem_info)
         except OutputTooLargeError as exc:
-            if tile is None:
+            if tile is None and scheduler is None:
                 raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size): tiles keep only their own '
                                           "part of the grid on the device", exc.required, exc.allowed) from None
             # tiles: the kernels keep one tile on the device, checked per tile

@@ -56,11 +56,13 @@ import contextlib
 import json
 import logging
 import math
+import mmap
 import multiprocessing as mp
 import numbers
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -90,6 +92,7 @@ __all__ = [
     "kernel_reach",
     "output_layout",
     "parse_tile",
+    "partial_folder",
     "per_tile_bytes",
     "per_tile_device_bytes",
     "plan_one",
@@ -414,13 +417,18 @@ def _lazy_zeros(shape, dtype, fill=0):
     MiB) after large blocks are freed; below it calloc clears, i.e. touches,
     the whole block.
     """
-    import mmap
-
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
     if nbytes < (1 << 20):
         return np.zeros(shape, dtype)
-    buf = mmap.mmap(-1, nbytes)
+    buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0x20) | _MAP_NORESERVE)
     return np.frombuffer(buf, dtype=dtype).reshape(shape)
+
+
+# Linux: do not reserve swap/RAM for the whole canvas up front.  Under the
+# default heuristic overcommit a single mapping larger than RAM + swap is
+# refused, which would cap the mosaic size a tile can be drizzled for even
+# though only the pages near the tile are ever written.
+_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000) if sys.platform.startswith("linux") else 0
 
 
 def _tile_weights(weight, pixmap, region, reach):
@@ -655,9 +663,11 @@ class TileOutput:
             return
         if self.folder.exists():
             raise FileExistsError(f"tile output folder {self.folder} exists; choose a new one")
-        self.partial = self.folder.with_name(self.folder.name + ".partial")
+        self.partial = partial_folder(self.folder)
         if self.partial.exists():
-            shutil.rmtree(self.partial)  # the leftover of an earlier failed run
+            # an earlier run's incomplete output is the user's to inspect or remove
+            raise FileExistsError(f"{self.partial} exists (an earlier run that did not finish; its tiles.json "
+                                  "lists the tiles written): remove it or choose another tile_output")
         self.partial.mkdir(parents=True)
         try:
             for name, (shp, dt) in layout.items():
@@ -677,7 +687,7 @@ class TileOutput:
                     ) from exc
             self._record()
         except BaseException:
-            self.abort()
+            self.abort(remove=True)  # nothing was written yet
             raise
 
     def _record(self):
@@ -696,6 +706,10 @@ class TileOutput:
 
     def mark(self, tile_index):
         """Record tile ``tile_index`` as complete (after its arrays are written)."""
+        if self.folder is not None and not self.scratch:
+            # a persistent record may only claim tiles whose data is on disk
+            for fd in self._fds.values():
+                os.fdatasync(fd)
         self.done.flat[tile_index] = True
         self._record()
 
@@ -747,20 +761,27 @@ class TileOutput:
             shutil.rmtree(self.folder, ignore_errors=True)
         return out
 
-    def abort(self):
-        """Close the files; a folder output stays ``.partial`` (its record shows the missing tiles)."""
+    def abort(self, remove=False):
+        """Close the files; a folder output stays ``.partial`` (its record shows the missing tiles).
+
+        ``remove``: delete the ``.partial`` folder too (it holds nothing worth keeping).
+        """
         for fd in self._fds.values():
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._fds = {}
-        if self.folder is not None and self.scratch:
+        if self.folder is not None and (self.scratch or remove):
             shutil.rmtree(self.partial, ignore_errors=True)
+
+
+def partial_folder(folder):
+    """Where a tiled run writes ``folder`` until every tile is complete."""
+    folder = Path(folder)
+    return folder.with_name(folder.name + ".partial")
 
 
 def _shared_array(shape, dtype):
     """Uninitialised-looking (zero) array in anonymous shared memory: forked children write into it."""
-    import mmap
-
     nbytes = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
     buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_ANONYMOUS", 0x20))
     return np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
@@ -986,6 +1007,10 @@ def resample_tiled(load, sources, n_inputs, grid, params, tile_shape, *, workers
         runner.close()
 
 
+class _NoWeight(Exception):
+    """Internal: every tile came back without a positive weight."""
+
+
 def _run_tiles(runner, n_inputs, grid, params, psr, tile_shape, *, workers, distributed, folder, scratch_dir,
                allowed_bytes, max_input_pixels, device_bytes=None, progress=None):
     footprints, rows, groups, first_bunit = collect_plan(runner.plan(n_inputs))
@@ -1010,10 +1035,11 @@ def _run_tiles(runner, n_inputs, grid, params, psr, tile_shape, *, workers, dist
     scratch = folder is None and scratch_dir is not None
     if scratch:
         folder = Path(tempfile.mkdtemp(prefix="gpuresample-tiles-", dir=scratch_dir)) / "out"
-    out = TileOutput(output_layout(params, n_inputs, grid.shape), _tile_grid_shape(grid.shape, tile_shape),
-                     folder=folder, scratch=scratch)
+    tiles_shape = _tile_grid_shape(grid.shape, tile_shape)
+    out = None
     any_weight = False
     try:
+        out = TileOutput(output_layout(params, n_inputs, grid.shape), tiles_shape, folder=folder, scratch=scratch)
         for index, arrays in runner.tiles(tasks, out):
             any_weight |= arrays.pop("any_weight")
             if not arrays.pop("written", False):
@@ -1023,24 +1049,27 @@ def _run_tiles(runner, n_inputs, grid, params, psr, tile_shape, *, workers, dist
             if progress is not None:
                 (y0, y1, x0, x1) = tasks[index][0]
                 progress(int(out.done.sum()), len(tasks), f"tile {index} [{y0}:{y1}, {x0}:{x1}]")
+        if not any_weight:
+            out.abort(remove=True)  # an empty mosaic is no output: leave no folder that looks complete
+            raise _NoWeight
         arrays = out.finish()
-    except TilingError as exc:
-        out.abort()
-        if exc.tiles_complete is None:
-            exc.tiles_complete = out.done.copy()
-        raise
-    except Exception as exc:
-        out.abort()
-        raise TilingError(f"a tile failed ({type(exc).__name__}: {exc}); {int(out.done.sum())} of "
-                          f"{out.done.size} tiles complete", tiles_complete=out.done.copy()) from exc
-    except BaseException:  # KeyboardInterrupt...: close the files, keep the record
-        out.abort()
-        raise
+    except _NoWeight:
+        raise ValueError("no input pixel landed on the output grid with a positive weight") from None
+    except BaseException as exc:
+        # the parent's record is the truth: a forked worker's error carries its own, stale, copy of the mask
+        done = out.done.copy() if out is not None else np.zeros(tiles_shape, bool)
+        if out is not None:
+            out.abort()  # close the files; a persistent folder stays .partial with its record
+        if isinstance(exc, TilingError):
+            exc.tiles_complete = done
+            raise
+        if isinstance(exc, Exception):
+            raise TilingError(f"a tile failed ({type(exc).__name__}: {exc}); {int(done.sum())} of "
+                              f"{done.size} tiles complete", tiles_complete=done) from exc
+        raise  # KeyboardInterrupt...
     finally:
         if scratch:
             shutil.rmtree(folder.parent, ignore_errors=True)
-    if not any_weight:
-        raise ValueError("no input pixel landed on the output grid with a positive weight")
     result = ResampleResult(data=arrays["data"], wht=arrays["wht"], wcs=grid.wcs, con=arrays.get("con"),
                             dq=arrays.get("dq"), err=arrays.get("err"), inputs=rows)
     for name in VARIANCE_NAMES:

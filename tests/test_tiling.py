@@ -289,7 +289,96 @@ def test_full_output_folder_fails_cleanly(nircam, tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, old)
         signal.signal(signal.SIGXFSZ, old_handler)
     assert not info.value.tiles_complete.any()
-    assert not (tmp_path / "m").exists()
+    assert not (tmp_path / "m").exists() and not (tmp_path / "m.partial").exists()  # nothing was written
+    # the same with the outputs streamed into scratch files: the workdir is left empty
+    work = tmp_path / "work"
+    work.mkdir()
+    resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, old[1]))
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        with pytest.raises(TilingError, match="output folder full"):
+            resample(nircam, tile=64, in_memory=False, workdir=work, **COMMON)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert not list(work.iterdir())
+
+
+@pytest.mark.realdata
+def test_write_error_in_the_fork_pool_reports_the_parent_record(nircam, tmp_path, monkeypatch):
+    """A worker's failed write (disk full part-way): the error's mask is the tiles.json record, not the
+    worker's stale copy of it."""
+    import errno
+
+    real = tiling.TileOutput._pwrite
+
+    def full_below_row_64(self, name, shp, dt, region, block):
+        if region[0] >= 64:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, name, shp, dt, region, block)
+
+    monkeypatch.setattr(tiling.TileOutput, "_pwrite", full_below_row_64)  # inherited by the forked workers
+    out = tmp_path / "m"
+    with pytest.raises(TilingError, match="No space left") as info:
+        resample(nircam, tile=32, tile_output=out, tile_workers=2, **COMMON)
+    rec = np.array(json.loads((tmp_path / "m.partial" / "tiles.json").read_text())["complete"], bool)
+    assert rec.any() and not rec.all()
+    np.testing.assert_array_equal(info.value.tiles_complete, rec)
+    assert not rec[2:].any()  # no tile of the rows that failed is claimed
+
+
+@pytest.mark.realdata
+def test_leftover_partial_folder_is_refused_not_deleted(nircam, tmp_path):
+    left = tmp_path / "m.partial"
+    left.mkdir()
+    (left / "tiles.json").write_text("{}")
+    with pytest.raises(FileExistsError, match=r"m\.partial exists"):
+        resample(nircam, tile=64, tile_output=tmp_path / "m", **COMMON)
+    assert (left / "tiles.json").read_text() == "{}"
+
+
+@pytest.mark.realdata
+def test_empty_mosaic_leaves_no_output_folder(nircam, tmp_path):
+    """No input pixel with a positive weight: ValueError, as untiled, and no folder that looks complete."""
+    dead = [dict(e, dq=np.ones_like(e["dq"])) for e in nircam]  # DO_NOT_USE everywhere
+    with pytest.raises(ValueError, match="no input pixel landed"):
+        resample(dead, **COMMON)
+    with pytest.raises(ValueError, match="no input pixel landed"):
+        resample(dead, tile=64, tile_output=tmp_path / "m", **COMMON)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not Path("/proc/sys/vm/overcommit_memory").is_file()
+                    or Path("/proc/sys/vm/overcommit_memory").read_text().strip() == "2",
+                    reason="needs Linux with heuristic overcommit (strict accounting reserves every mapping)")
+def test_tile_of_a_grid_larger_than_memory():
+    """A tile's canvas has the whole grid's shape but only the tile's pages are written: a grid far larger
+    than this machine's RAM + swap (80000^2: four 25.6 GB canvases) still drizzles a tile."""
+    from types import SimpleNamespace
+
+    from gpuresample.dispatch import DrizzleParams
+
+    params = DrizzleParams(kernel="square", pixfrac=1.0, fillval="NAN", weight_type="ivm", good_bits=0,
+                           enable_ctx=True, enable_var=False, enable_err=False, report_var=False, err_from="var",
+                           propagate_dq=True, pixmap_stepsize="auto", pixmap_order=3, backend="cpu")
+    out = tiling.drizzle_tile((0, 64, 0, 64), None, {}, 40, SimpleNamespace(shape=(80000, 80000)), params, 1.0)
+    assert out["data"].shape == (64, 64) and np.all(np.isnan(out["data"])) and out["con"].shape == (2, 64, 64)
+    assert not out["any_weight"]
+
+
+@pytest.mark.realdata
+def test_dask_run_over_the_limit_is_tiled_without_tile(nircam, tmp_path):
+    """scheduler= always runs tiles: over allowed_memory it does not ask for tile="auto" but submits."""
+
+    class Submitted(Exception):
+        pass
+
+    class Client:
+        def submit(self, *args, **kwargs):
+            raise Submitted
+
+    with pytest.raises(Submitted):
+        resample(nircam, scheduler=Client(), tile_output=tmp_path / "m", allowed_memory=1e-7, **COMMON)
 
 
 # ------------------------------------------------------------------ auto tiling and memory

@@ -64,6 +64,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -800,6 +801,9 @@ def _npy_header(shape, dtype):
 # A runner plans the exposures (``plan(n)`` -> plan_one results in order) and
 # drizzles tiles (``tiles(tasks)`` -> (index, arrays) as they finish).
 _POOL_STATE = {}
+# One fork pool at a time per process: its state above is what the forked
+# workers inherit, so a second tiled run from another thread waits.
+_POOL_LOCK = threading.Lock()
 
 _DIED = "a tile worker process died (killed or out of memory); the mosaic is incomplete"
 
@@ -854,6 +858,7 @@ class _ForkRunner:
     """
 
     def __init__(self, load, n, grid, params, psr, workers):
+        _POOL_LOCK.acquire()  # released by close()
         _POOL_STATE.update(load=load, n=n, grid=grid, params=params, psr=psr, parent=os.getpid())
         self.workers = workers
         self.pool = None
@@ -877,9 +882,12 @@ class _ForkRunner:
         yield from _results(self.pool, futures)
 
     def close(self):
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-        _POOL_STATE.clear()
+        try:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            _POOL_STATE.clear()
+            _POOL_LOCK.release()
 
 
 def _init_kernel_worker(devices, backend):

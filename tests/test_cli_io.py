@@ -123,6 +123,17 @@ def test_cli_round_trip(files, reference, tmp_path, in_memory):
         np.testing.assert_allclose(model.meta.wcs(x, y), reference.wcs(x, y), rtol=0, atol=1e-12)
 
 
+def test_cli_round_trip_of_asdf_exposures(files, reference, tmp_path):
+    """ASDF exposure files listed in an association, resampled on the command line: resample()'s arrays."""
+    asn = write_association(files["dir"] / "asdf_asn.json", files["asdf"], product="asdf_mosaic")
+    out = tmp_path / "a_i2d.fits"
+    assert main([str(asn), "-o", str(out), "--propagate_dq", "--progress", "none", "--no-in_memory"]) == 0
+    with fits.open(out) as hdul:
+        for name, ext in (("data", "SCI"), ("wht", "WHT"), ("con", "CON"), ("err", "ERR"), ("dq", "DQ"),
+                          ("var_rnoise", "VAR_RNOISE")):
+            np.testing.assert_array_equal(hdul[ext].data, getattr(reference, name), err_msg=ext)
+
+
 @pytest.mark.parametrize("use_datamodels", [True, False], ids=["stdatamodels", "astropy"])
 @pytest.mark.parametrize("grid", [{}, {"rotation": 30.0, "pixel_scale_ratio": 0.7}], ids=["default", "rotated"])
 def test_i2d_header_wcs_matches_gwcs(scene, tmp_path, use_datamodels, grid):

@@ -39,7 +39,8 @@ class _StagedOutputs:
         self._sl = (slice(y0, y1), slice(x0, x1))
 
         def stage(a):
-            return None if a is None else xp.ascontiguousarray(xp.asarray(a[self._sl]))
+            # contiguous on the host first (no copy for a whole-grid window), then one transfer
+            return None if a is None else xp.asarray(np.ascontiguousarray(a[self._sl]))
 
         self.out_img = stage(driz.out_img)
         self.out_wht = stage(driz.out_wht)

@@ -48,6 +48,16 @@ def assert_same(tiled, untiled, full=True):
     assert tiled.blended == untiled.blended
 
 
+def _params(**kw):
+    """DrizzleParams of a run at jwst's defaults (square, ivm, context, variance, error) with DQ."""
+    from gpuresample.dispatch import DrizzleParams
+
+    base = dict(kernel="square", pixfrac=1.0, fillval="NAN", weight_type="ivm", good_bits=0, enable_ctx=True,
+                enable_var=True, enable_err=True, report_var=True, err_from="var", propagate_dq=True,
+                pixmap_stepsize="auto", pixmap_order=3, backend="cpu")
+    return DrizzleParams(**{**base, **kw})
+
+
 def _spy_selected(monkeypatch):
     calls = []
     real = tiling.drizzle_tile
@@ -356,11 +366,7 @@ def test_tile_of_a_grid_larger_than_memory():
     than this machine's RAM + swap (80000^2: four 25.6 GB canvases) still drizzles a tile."""
     from types import SimpleNamespace
 
-    from gpuresample.dispatch import DrizzleParams
-
-    params = DrizzleParams(kernel="square", pixfrac=1.0, fillval="NAN", weight_type="ivm", good_bits=0,
-                           enable_ctx=True, enable_var=False, enable_err=False, report_var=False, err_from="var",
-                           propagate_dq=True, pixmap_stepsize="auto", pixmap_order=3, backend="cpu")
+    params = _params(enable_var=False, enable_err=False, report_var=False)
     out = tiling.drizzle_tile((0, 64, 0, 64), None, {}, 40, SimpleNamespace(shape=(80000, 80000)), params, 1.0)
     assert out["data"].shape == (64, 64) and np.all(np.isnan(out["data"])) and out["con"].shape == (2, 64, 64)
     assert not out["any_weight"]
@@ -502,13 +508,10 @@ def test_tile_auto_fits_device_memory(nircam, monkeypatch):
     """Kernel backend with a small device: no tile -> the error names tile='auto'; tile='auto' picks tiles
     whose device estimate fits, and the result equals the untiled run."""
     from gpuresample.backends.gpu import EmulatorBackend
-    from gpuresample.dispatch import DrizzleParams
 
     ref = resample(nircam, backend="emulator", **COMMON)
     m = max(e["data"].size for e in nircam)
-    params = DrizzleParams(kernel="square", pixfrac=1.0, fillval="NAN", weight_type="ivm", good_bits=0,
-                           enable_ctx=True, enable_var=True, enable_err=True, report_var=True, err_from="var",
-                           propagate_dq=True, pixmap_stepsize="auto", pixmap_order=3, backend="emulator")
+    params = _params(backend="emulator")
     need_128 = tiling.per_tile_device_bytes((128, 128), ref.shape, 3, m, params)
     need_grid = tiling.per_tile_device_bytes(ref.shape, ref.shape, 3, m, params)
     assert need_128 < need_grid
@@ -561,15 +564,11 @@ def test_cuda_pool_pins_one_worker_per_gpu(tmp_path, monkeypatch):
     A stand-in ``cupy`` module (2 devices) replaces CuPy in this process and
     in the spawned workers (they inherit ``sys.path``).
     """
-    from gpuresample.dispatch import DrizzleParams
-
     (tmp_path / "cupy").mkdir()
     (tmp_path / "cupy" / "__init__.py").write_text(_FAKE_CUPY)
     monkeypatch.syspath_prepend(str(tmp_path))
     real_cupy = sys.modules.pop("cupy", None)
-    params = DrizzleParams(kernel="square", pixfrac=1.0, fillval="NAN", weight_type="ivm", good_bits=0,
-                           enable_ctx=True, enable_var=False, enable_err=False, report_var=False, err_from="var",
-                           propagate_dq=False, pixmap_stepsize="auto", pixmap_order=3, backend="cuda")
+    params = _params(enable_var=False, enable_err=False, report_var=False, propagate_dq=False, backend="cuda")
     runner = tiling._SpawnRunner([], 0, None, params, 1.0, workers=4)
     try:
         import cupy

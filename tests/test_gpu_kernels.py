@@ -146,9 +146,18 @@ def _launch_spy(monkeypatch, backend):
 def test_window_keeps_the_region_of_the_whole_grid_run(backend, kernel, monkeypatch):
     """Drizzle(window=...): the kernels accumulate the window alone, equal to the whole-grid run inside it.
 
-    Bitwise: a pixel's contributions arrive in the same order either way, and
-    the footprints are clipped against the whole grid in both runs.
+    Bitwise on the emulator: a pixel's contributions arrive in the same order
+    either way, and the footprints are clipped against the whole grid in both
+    runs.  On a GPU the float64 atomic sums may add in another order, which
+    can move the float32 results by an ulp; context and DQ (bitwise OR) and
+    the miss counts stay exact.
     """
+    def same(a, b, err_msg=""):
+        if backend == "cuda":
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=0, equal_nan=True, err_msg=err_msg)
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=err_msg)
+
     out_shape, window = (41, 47), (9, 30, 5, 22)
     y0, y1, x0, x1 = window
     full = Drizzle(kernel=kernel, out_shape=out_shape, backend=_kernel_backend(backend))
@@ -160,13 +169,14 @@ def test_window_keeps_the_region_of_the_whole_grid_run(backend, kernel, monkeypa
         r_full = full.add_image(pixfrac=0.7, pixel_scale_ratio=1.0, linear=lin, **kw)
         r_win = win.add_image(pixfrac=0.7, pixel_scale_ratio=1.0, linear=lin, **kw)
         assert r_full == r_win  # drizzle's misses are counted on the whole grid
-        np.testing.assert_array_equal(win.last_linear[0], full.last_linear[0][y0:y1, x0:x1])
+        same(win.last_linear[0], full.last_linear[0][y0:y1, x0:x1])
     inside = (slice(None), slice(y0, y1), slice(x0, x1))
     np.testing.assert_array_equal(win.out_ctx[inside], full.out_ctx[inside])
-    for name in ("out_img", "out_wht", "out_dq"):
-        np.testing.assert_array_equal(getattr(win, name)[inside[1:]], getattr(full, name)[inside[1:]], err_msg=name)
+    np.testing.assert_array_equal(win.out_dq[inside[1:]], full.out_dq[inside[1:]])
+    for name in ("out_img", "out_wht"):
+        same(getattr(win, name)[inside[1:]], getattr(full, name)[inside[1:]], err_msg=name)
     for a, b in zip(win.out_img2, full.out_img2, strict=True):
-        np.testing.assert_array_equal(a[inside[1:]], b[inside[1:]])
+        same(a[inside[1:]], b[inside[1:]])
     outside = np.ones(out_shape, bool)
     outside[inside[1:]] = False
     assert np.any(full.out_wht[outside] > 0)

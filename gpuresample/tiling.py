@@ -410,6 +410,13 @@ def auto_tile_shape(grid_shape, allowed_bytes, footprints, n_inputs, max_input_p
 
 
 # --------------------------------------------------------------- one tile
+# Linux: do not reserve swap/RAM for the whole canvas up front.  Under the
+# default heuristic overcommit a single mapping larger than RAM + swap is
+# refused, which would cap the mosaic size a tile can be drizzled for even
+# though only the pages near the tile are ever written.
+_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000) if sys.platform.startswith("linux") else 0
+
+
 def _lazy_zeros(shape, dtype, fill=0):
     """Zeroed array whose pages the OS maps only when written (``fill`` is ignored: always 0).
 
@@ -423,13 +430,6 @@ def _lazy_zeros(shape, dtype, fill=0):
         return np.zeros(shape, dtype)
     buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0x20) | _MAP_NORESERVE)
     return np.frombuffer(buf, dtype=dtype).reshape(shape)
-
-
-# Linux: do not reserve swap/RAM for the whole canvas up front.  Under the
-# default heuristic overcommit a single mapping larger than RAM + swap is
-# refused, which would cap the mosaic size a tile can be drizzled for even
-# though only the pages near the tile are ever written.
-_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000) if sys.platform.startswith("linux") else 0
 
 
 def _tile_weights(weight, pixmap, region, reach):

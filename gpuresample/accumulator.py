@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-import operator
 import warnings
 
 import numpy as np
 
+from .allocation import ram_zeros
 from .backends import get_backend
+from .drizzle_args import as_2d_float32, check_dq_type, check_window, fill_number, finite_positive, process_fillval
 from .errors import DeviceOutOfMemoryError, NonConservingKernelWarning
 from .kernel_info import FLUX_CONSERVING_KERNELS, normalize_kernel
 from .scanner import shrink_box
@@ -39,89 +40,6 @@ CTX_PLANE_BITS = 32
 POINT_KERNEL_PIXFRAC = 0.001
 
 _DEPRECATED_ARG = object()
-
-
-def _process_fillval(fillval, out_img_given, name):
-    """Normalise a fill value the way drizzle does, validating it.
-
-    Returns the string drizzle's C code expects: ``"INDEF"`` (leave untouched),
-    a NaN spelling or a number.  With no caller-supplied output array, INDEF
-    means NaN (there is nothing to leave untouched).
-    """
-    if fillval is None:
-        text = "INDEF"
-    elif isinstance(fillval, str):
-        text = fillval.strip()
-        if text.upper() in ("", "INDEF"):
-            text = "INDEF"
-    elif isinstance(fillval, numbers.Real) and not isinstance(fillval, bool):
-        text = str(fillval)
-    else:
-        raise ValueError(f"{name} must be 'INDEF', 'NaN' or a number; got {fillval!r}")
-    if text != "INDEF":
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"{name} must be 'INDEF', 'NaN' or a number; got {fillval!r}") from None
-        if math.isinf(value):
-            raise ValueError(f"{name} must be finite, 'INDEF' or 'NaN'; got {fillval!r}")
-    if text == "INDEF" and not out_img_given:
-        text = "NaN"
-    return text
-
-
-def _zeros(shape, dtype, fill):
-    # np.zeros maps lazily zeroed pages: untouched parts of a big canvas cost nothing
-    return np.zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype)
-
-
-def _fill_number(text):
-    """Numeric value of a processed fill string (INDEF -> NaN for allocation)."""
-    return np.nan if text == "INDEF" else float(text)
-
-
-def _as_2d_float32(arr, name):
-    a = np.asarray(arr)
-    if a.ndim != 2:
-        raise ValueError(f"'{name}' must be a 2-D array (ny, nx); got shape {a.shape}")
-    if a.dtype.kind not in "fiub":
-        raise TypeError(f"'{name}' must be a real numeric array; got dtype {a.dtype}")
-    return np.asarray(a, dtype=np.float32)
-
-
-def _check_dq_type(dq, name):
-    dq = np.asarray(dq)
-    if dq.dtype.kind not in "iu" or dq.dtype.itemsize > 4:
-        raise TypeError(
-            f"'{name}' must be an integer array of at most 32 bits (e.g. uint32); got dtype {dq.dtype}"
-        )
-    return dq
-
-
-def _finite_positive(value, name, allow_zero=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"'{name}' must be a number; got {value!r}") from None
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"'{name}' must be finite and {bound}; got {value!r}")
-    return v
-
-
-def _check_window(window, shape):
-    if window is None:
-        return None
-    if shape is None:
-        raise ValueError("'window' needs the output shape (out_shape or an output array) at construction")
-    try:
-        y0, y1, x0, x1 = (operator.index(v) for v in window)
-    except (TypeError, ValueError):
-        raise ValueError(f"'window' must be (y0, y1, x0, x1) integers; got {window!r}") from None
-    if not (0 <= y0 < y1 <= shape[0] and 0 <= x0 < x1 <= shape[1]):
-        raise ValueError(f"'window' {window!r} must be a non-empty (y0, y1, x0, x1) region inside the output "
-                         f"shape (ny, nx) = {shape}")
-    return (y0, y1, x0, x1)
 
 
 class DrizzleStep:
@@ -226,7 +144,7 @@ class Drizzle:
         allocator=None,
         window=None,
     ):
-        self._alloc = allocator or _zeros
+        self._alloc = allocator or ram_zeros
         self._kernel = normalize_kernel(kernel)
         self._requested_backend = backend.strip().lower() if isinstance(backend, str) else backend
         self._backend = get_backend(backend)
@@ -244,7 +162,7 @@ class Drizzle:
             self._ctx_id = int(begin_ctx_id)
             self._max_ctx_id = int(max_ctx_id)
 
-        exptime = _finite_positive(exptime, "exptime", allow_zero=True)
+        exptime = finite_positive(exptime, "exptime", allow_zero=True)
         any_out = out_img is not None or out_ctx is not None or out_wht is not None
         if exptime > 0.0 and not any_out:
             raise ValueError(
@@ -260,15 +178,15 @@ class Drizzle:
             )
         self._texptime = exptime
 
-        self._fillval = _process_fillval(fillval, out_img is not None, "fillval")
-        self._fillval2 = _process_fillval(fillval2, out_img2 is not None, "fillval2")
+        self._fillval = process_fillval(fillval, out_img is not None, "fillval")
+        self._fillval2 = process_fillval(fillval2, out_img2 is not None, "fillval2")
 
         shapes = set()
         if out_img is not None:
-            out_img = _as_2d_float32(out_img, "out_img")
+            out_img = as_2d_float32(out_img, "out_img")
             shapes.add(out_img.shape)
         if out_wht is not None:
-            out_wht = _as_2d_float32(out_wht, "out_wht")
+            out_wht = as_2d_float32(out_wht, "out_wht")
             shapes.add(out_wht.shape)
         if out_ctx is not None:
             out_ctx = np.asarray(out_ctx, dtype=np.int32)
@@ -279,7 +197,7 @@ class Drizzle:
             shapes.add(out_ctx.shape[1:])
         self._out_dq = None
         if out_dq is not None:
-            out_dq = np.asarray(_check_dq_type(out_dq, "out_dq"), dtype=np.uint32)
+            out_dq = np.asarray(check_dq_type(out_dq, "out_dq"), dtype=np.uint32)
             shapes.add(out_dq.shape)
             self._out_dq = out_dq
         if out_shape is not None:
@@ -293,7 +211,7 @@ class Drizzle:
             img2_list = [out_img2] if isinstance(out_img2, np.ndarray) else list(out_img2)
             for k, a in enumerate(img2_list):
                 if a is not None:
-                    img2_list[k] = _as_2d_float32(a, f"out_img2[{k}]")
+                    img2_list[k] = as_2d_float32(a, f"out_img2[{k}]")
                     shapes.add(img2_list[k].shape)
         if len(shapes) > 1:
             raise ValueError(
@@ -301,7 +219,7 @@ class Drizzle:
                 f"out_dq have different shapes: {sorted(shapes)}"
             )
         self._out_shape = shapes.pop() if shapes else None
-        self._window = _check_window(window, self._out_shape)
+        self._window = check_window(window, self._out_shape)
         self._out_img = self._out_wht = self._out_ctx = None
         self._out_img2 = None
         self._ncoadds = 0
@@ -309,7 +227,7 @@ class Drizzle:
         if self._out_shape is not None:
             self._alloc_outputs(out_img, out_wht, out_ctx)
         if img2_list is not None:
-            fv = np.float32(_fill_number(self._fillval2))
+            fv = np.float32(fill_number(self._fillval2))
             self._out_img2 = [
                 np.full(self._out_shape, fv, dtype=np.float32) if a is None else a for a in img2_list
             ]
@@ -331,7 +249,7 @@ class Drizzle:
                 )
             self._out_ctx = out_ctx
         if out_img is None:
-            out_img = self._alloc(shape, np.float32, _fill_number(self._fillval))
+            out_img = self._alloc(shape, np.float32, fill_number(self._fillval))
         self._out_img = out_img
 
     def _next_ctx_bit(self):
@@ -489,7 +407,7 @@ class Drizzle:
         )
         step.linear = None
         if linear is not None:
-            step.linear = [_as_2d_float32(a, f"linear[{k}]") for k, a in enumerate(linear)]
+            step.linear = [as_2d_float32(a, f"linear[{k}]") for k, a in enumerate(linear)]
             for k, a in enumerate(step.linear):
                 if a.shape != step.data.shape:
                     raise ValueError(f"'linear[{k}]' shape {a.shape} is not consistent with 'data' shape "
@@ -503,7 +421,7 @@ class Drizzle:
             step.pixmap[..., 1] -= origin[1]
             self._alloc_outputs(None, None, None)
         if step.data2 is not None and self._out_img2 is None:
-            fv = np.float32(_fill_number(self._fillval2))
+            fv = np.float32(fill_number(self._fillval2))
             self._out_img2 = [np.full(self._out_shape, fv, np.float32) for _ in step.data2]
         if step.dq is not None and self._out_dq is None:
             self._out_dq = self._alloc(self._out_shape, np.uint32, 0)
@@ -540,14 +458,14 @@ class Drizzle:
         self, data, exptime, pixmap, data2, dq, iscale, pixel_scale_ratio, weight_map,
         wht_scale, pixfrac, in_units, xmin, xmax, ymin, ymax,
     ):
-        data = _as_2d_float32(data, "data")
+        data = as_2d_float32(data, "data")
         ny, nx = data.shape
         if nx < 2 or ny < 2:
             raise ValueError(
                 f"'data' must be at least 2x2 pixels (drizzle interpolates pixel corners from a "
                 f"2x2 neighbourhood of the pixel map); got shape {data.shape}"
             )
-        exptime = _finite_positive(exptime, "exptime")
+        exptime = finite_positive(exptime, "exptime")
         pixmap = np.asarray(pixmap, dtype=np.float64)
         if pixmap.shape != (ny, nx, 2):
             raise ValueError(
@@ -556,7 +474,7 @@ class Drizzle:
             )
         weights = None
         if weight_map is not None:
-            weights = _as_2d_float32(weight_map, "weight_map")
+            weights = as_2d_float32(weight_map, "weight_map")
             if weights.shape != data.shape:
                 raise ValueError(
                     f"'weight_map' shape {weights.shape} is not consistent with 'data' shape {data.shape}"
@@ -569,7 +487,7 @@ class Drizzle:
                 if d2 is None or np.size(d2) == 0:
                     d2list.append(None)
                     continue
-                d2 = _as_2d_float32(d2, f"data2[{k}]")
+                d2 = as_2d_float32(d2, f"data2[{k}]")
                 if d2.shape != data.shape:
                     raise ValueError(
                         f"'data2[{k}]' shape {d2.shape} is not consistent with 'data' shape {data.shape}"
@@ -591,7 +509,7 @@ class Drizzle:
                 "earlier images were added without 'data2'."
             )
         if dq is not None:
-            dq = np.asarray(_check_dq_type(dq, "dq"), dtype=np.uint32)
+            dq = np.asarray(check_dq_type(dq, "dq"), dtype=np.uint32)
             if dq.shape != data.shape:
                 raise ValueError(f"'dq' shape {dq.shape} is not consistent with 'data' shape {data.shape}")
         try:
@@ -604,10 +522,10 @@ class Drizzle:
         if not math.isfinite(iscale):
             raise ValueError(f"'iscale' must be finite; got {iscale!r}")
         if pixel_scale_ratio is not None:
-            pixel_scale_ratio = _finite_positive(pixel_scale_ratio, "pixel_scale_ratio")
+            pixel_scale_ratio = finite_positive(pixel_scale_ratio, "pixel_scale_ratio")
         elif self._kernel == "tophat":
             raise ValueError("'pixel_scale_ratio' must be given for the tophat kernel")
-        wht_scale = _finite_positive(wht_scale, "wht_scale")
+        wht_scale = finite_positive(wht_scale, "wht_scale")
         if in_units not in ("cps", "counts"):
             raise ValueError(f"'in_units' must be 'cps' or 'counts'; got {in_units!r}")
 

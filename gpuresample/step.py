@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .allocation import ScratchAllocator
 from .dispatch import DrizzleParams, drizzle_group, input_limits
 from .dqflags import DEFAULT_GOOD_BITS, parse_good_bits
 from .errors import OutputTooLargeError
@@ -25,7 +26,6 @@ from .memory import check_device_memory, check_memory, device_estimate, estimate
 from .output_grid import footprint_of, grid_from_inputs, load_output_wcs
 from .parallel import resolve_workers
 from .readers import expand_inputs
-from .scratch import ArrayAllocator
 from .tiling import parse_tile, resolve_tile_workers
 from .weights import WEIGHT_TYPES
 
@@ -249,8 +249,8 @@ def resample(
             if folder.exists():
                 raise FileExistsError(f"tile_output: {folder} exists; remove it or choose a new folder")
     allowed = resolve_allowed_memory(allowed_memory)
-    from .accumulator import _process_fillval
-    fill = _process_fillval(fillval, False, "fillval")
+    from .drizzle_args import process_fillval
+    fill = process_fillval(fillval, False, "fillval")
     from .backends import get_backend
     be = get_backend(backend)
     backend_name = be.name
@@ -333,7 +333,7 @@ def resample(
             device_bytes = allowed * mem_info()[0]
             tile_shape = tile
 
-    alloc = ArrayAllocator(on_disk=not in_memory, workdir=workdir)
+    alloc = ScratchAllocator(on_disk=not in_memory, workdir=workdir)
     index_of = {id(img): k for k, img in enumerate(images)}
 
     def getter(members):

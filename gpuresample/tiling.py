@@ -56,13 +56,11 @@ import contextlib
 import json
 import logging
 import math
-import mmap
 import multiprocessing as mp
 import numbers
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 import warnings
@@ -74,6 +72,7 @@ from pathlib import Path
 import numpy as np
 
 from .accumulator import CTX_PLANE_BITS, Drizzle
+from .allocation import lazy_zeros, shared_array
 from .dispatch import _Exposure, _input_row, _ratio_from_input, _science, product_meta
 from .errors import OutputTooLargeError, TilingError
 from .exposure import VARIANCE_NAMES
@@ -410,28 +409,6 @@ def auto_tile_shape(grid_shape, allowed_bytes, footprints, n_inputs, max_input_p
 
 
 # --------------------------------------------------------------- one tile
-# Linux: do not reserve swap/RAM for the whole canvas up front.  Under the
-# default heuristic overcommit a single mapping larger than RAM + swap is
-# refused, which would cap the mosaic size a tile can be drizzled for even
-# though only the pages near the tile are ever written.
-_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000) if sys.platform.startswith("linux") else 0
-
-
-def _lazy_zeros(shape, dtype, fill=0):
-    """Zeroed array whose pages the OS maps only when written (``fill`` is ignored: always 0).
-
-    An anonymous ``mmap`` guarantees that: ``np.zeros`` (calloc) only does
-    while the size is above glibc's mmap threshold, which rises (up to 32
-    MiB) after large blocks are freed; below it calloc clears, i.e. touches,
-    the whole block.
-    """
-    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    if nbytes < (1 << 20):
-        return np.zeros(shape, dtype)
-    buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0x20) | _MAP_NORESERVE)
-    return np.frombuffer(buf, dtype=dtype).reshape(shape)
-
-
 def _tile_weights(weight, pixmap, region, reach):
     """``weight`` with 0 for input pixels whose mapped centre is farther than ``reach`` from ``region``."""
     y0, y1, x0, x1 = region
@@ -520,7 +497,7 @@ def drizzle_tile(region, load, selected, n_inputs, grid, params, psr):
     """
     y0, y1, x0, x1 = region
     shape = grid.shape
-    out_img = _lazy_zeros(shape, np.float32)
+    out_img = lazy_zeros(shape, np.float32)
     # Pre-filling with the fill value and passing "INDEF" is what the untiled
     # dispatcher does (see drizzle_group); only the tile's region is filled.
     out_img[y0:y1, x0:x1] = np.float32(float(params.fillval))
@@ -528,16 +505,16 @@ def drizzle_tile(region, load, selected, n_inputs, grid, params, psr):
     # memory scales with the tile); the footprints are still clipped against
     # the whole grid, so the tile's pixels are those of the untiled run
     driz = Drizzle(kernel=params.kernel, fillval="INDEF", out_img=out_img, max_ctx_id=max(n_inputs, 1) - 1,
-                   disable_ctx=not params.enable_ctx, backend=params.backend, allocator=_lazy_zeros, window=region)
+                   disable_ctx=not params.enable_ctx, backend=params.backend, allocator=lazy_zeros, window=region)
     tshape = (y1 - y0, x1 - x0)
     var_acc = VarianceAccumulator(tshape, params.weight_type) if params.enable_var else None
     err_driz = None
     if params.enable_err and params.err_from == "driz":
         # single=True: the err arrays drizzled like the data (see drizzle_group)
-        err_img = _lazy_zeros(shape, np.float32)
+        err_img = lazy_zeros(shape, np.float32)
         err_img[y0:y1, x0:x1] = np.float32(float(params.fillval))
         err_driz = Drizzle(kernel=params.kernel, fillval="INDEF", out_img=err_img, disable_ctx=True,
-                           backend=params.backend, allocator=_lazy_zeros, window=region)
+                           backend=params.backend, allocator=lazy_zeros, window=region)
     for k in range(n_inputs):
         if k not in selected:
             driz.skip_context_id()
@@ -660,7 +637,7 @@ class TileOutput:
         if self.folder is None:
             # shared with forked tile workers, which write their tiles in place;
             # uninitialised is fine: every pixel is written by exactly one tile
-            self.arrays = {n: _shared_array(shp, dt) for n, (shp, dt) in layout.items()}
+            self.arrays = {n: shared_array(shp, dt) for n, (shp, dt) in layout.items()}
             return
         if self.folder.exists():
             raise FileExistsError(f"tile output folder {self.folder} exists; choose a new one")
@@ -779,13 +756,6 @@ def partial_folder(folder):
     """Where a tiled run writes ``folder`` until every tile is complete."""
     folder = Path(folder)
     return folder.with_name(folder.name + ".partial")
-
-
-def _shared_array(shape, dtype):
-    """Uninitialised-looking (zero) array in anonymous shared memory: forked children write into it."""
-    nbytes = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
-    buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_ANONYMOUS", 0x20))
-    return np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
 
 
 def _npy_header(shape, dtype):

@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from .accumulator import Drizzle
+from .allocation import ram_zeros
 from .exposure import VARIANCE_NAMES, measurement_time
 
 __all__ = ["VarianceAccumulator", "error_from_variances", "footprint_box", "resample_variance_box"]
@@ -55,11 +56,6 @@ def footprint_box(pixmap, out_shape, pscale_ratio, xmin, xmax, ymin, ymax):
     if x0 >= x1 or y0 >= y1:
         return None
     return y0, y1, x0, x1
-
-
-def _ram_alloc(shape, dtype, fill):
-    # np.zeros gets lazily zeroed pages from the OS: much cheaper than np.full(0)
-    return np.zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype)
 
 
 def resample_variance_box(img, pixmap, weight, box, pscale_ratio, limits, kernel, pixfrac, backend,
@@ -103,7 +99,7 @@ class VarianceAccumulator:
     def __init__(self, shape, weight_type, alloc=None):
         self.shape = shape
         self.weight_type = weight_type
-        alloc = alloc or _ram_alloc
+        alloc = alloc or ram_zeros
         self.alloc = alloc
         self.wsum = {n: alloc(shape, np.float32, np.nan) for n in VARIANCE_NAMES}
         self.wt = {n: alloc(shape, np.float32, 0) for n in VARIANCE_NAMES}
@@ -176,7 +172,7 @@ def error_from_variances(variances, alloc=None, covered=None):
     image) so the temporaries stay small; outside it every variance is NaN.
     """
     shape = variances[VARIANCE_NAMES[0]].shape
-    err = (alloc or _ram_alloc)(shape, np.float32, np.nan)
+    err = (alloc or ram_zeros)(shape, np.float32, np.nan)
     y0, y1, x0, x1 = covered if covered is not None else (0, shape[0], 0, shape[1])
     step = max(1, (1 << 22) // max(x1 - x0, 1))
     for r0 in range(y0, y1, step):

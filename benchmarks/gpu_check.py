@@ -89,18 +89,16 @@ def kernel_throughput(backend, size, repeat):
 
 def device_limits(backend, pm, out_shape, repeat):
     """Copy bandwidth and atomicAdd rate with the square kernel's address pattern."""
+    from gpuresample.gpu.launch import BLOCK, grid_size
+    from gpuresample.gpu.loader import cupy_module, emulator_module
+
     if backend == "cuda":
         import cupy as xp
 
-        from gpuresample.backends.gpu import _cupy_module
-
-        module = _cupy_module(xp.cuda.Device().id)
+        module = cupy_module()
     else:
         xp = np
-        from gpuresample.gpu.emulator import load_emulator
-
-        module = load_emulator()
-    from gpuresample.gpu.launch import BLOCK, grid_size
+        module = emulator_module()
 
     n = pm.shape[0] * pm.shape[1]
     src = xp.ones(n, np.float32)

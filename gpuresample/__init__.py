@@ -26,8 +26,8 @@ from .errors import (
     TilingError,
 )
 from .exposure import Image
+from .gpu.sources import kernel_dir, kernel_files
 from .kernel_info import DRIZZLE_KERNELS, FLUX_CONSERVING_KERNELS, KERNELS
-from .kernel_sources import kernel_dir, kernel_files
 from .pixmap import calc_pixmap
 from .result import ResampleResult
 from .step import resample

@@ -16,6 +16,7 @@ message and no traceback unless ``--verbose``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import os
@@ -24,116 +25,100 @@ import sys
 import time
 from pathlib import Path
 
+from . import options
+from .backends import AVAILABLE_BACKENDS
+from .dqflags import DEFAULT_GOOD_BITS
+from .kernel_info import KERNELS
+from .weights import WEIGHT_TYPES
+
 __all__ = ["main"]
 
 log = logging.getLogger("gpuresample")
 
+# resample() arguments without a flag (--progress is the display mode; the CLI passes its own callable).
+_NOT_FLAGS = ("progress", "workers", "scheduler", "tile_output")
 _JWST_SUFFIXES = ("_cal", "_crf", "_calints", "_rate", "_flt", "_flc", "_i2d", "_drz", "_exposure")
 
 
 # ---------------------------------------------------------------- flag types
+# A flag's text is parsed into the Python value resample() takes, then checked by that argument's
+# validator in gpuresample.options (one rule for both); a refusal is an argparse error (exit status 2).
 
 
-def _bool(text):
+def _text(text, _name):
+    return text
+
+
+def _number(text, name):
+    """An int when the text is one (exact), else a float."""
+    for convert in (int, float):
+        with contextlib.suppress(ValueError):
+            return convert(text)
+    raise ValueError(f"{name} must be a number; got {text!r}")
+
+
+def _numbers(text, name):
+    """Comma- (or space-) separated numbers as a tuple; the validator checks how many."""
+    parts = [p for p in str(text).replace(" ", ",").split(",") if p]
+    try:
+        return tuple(_number(p, name) for p in parts)
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated numbers; got {text!r}") from None
+
+
+def _auto_or_number(text, name):
+    return "auto" if text == "auto" else _number(text, name)
+
+
+def _tile_text(text, name):
+    """``auto``, ``N`` (N x N) or ``NX,NY`` (x first, like --output_shape) -> resample's tile (ny, nx)."""
+    if text.strip().lower() == "auto":
+        return text
+    with contextlib.suppress(ValueError):
+        vals = _numbers(text, name)
+        if len(vals) == 1 and "," not in text:
+            return vals[0]  # N: N x N
+        if len(vals) == 2 and "," in text:
+            return vals[::-1]  # NX,NY -> (ny, nx)
+    raise ValueError(f"tile must be 'auto', N or NX,NY; got {text!r}")
+
+
+def _boolean(text, name):
     t = str(text).strip().lower()
     if t in ("1", "true", "yes", "on"):
         return True
     if t in ("0", "false", "no", "off"):
         return False
-    raise argparse.ArgumentTypeError(f"expected true or false; got {text!r}")
+    raise ValueError(f"{name} expects true or false; got {text!r}")
 
 
-def _pair_type(kind, names):
-    def parse(text):
-        parts = [p for p in str(text).replace(" ", ",").split(",") if p]
-        if len(parts) != 2:
-            raise argparse.ArgumentTypeError(f"expected two comma-separated numbers {names}; got {text!r}")
+def _checked(name, parse=_text):
+    """argparse ``type=`` for resample argument ``name``: ``parse(text)``, then ``options.VALIDATORS[name]``."""
+    check = options.VALIDATORS[name]
+
+    def convert(text):
         try:
-            return tuple(kind(p) for p in parts)
-        except ValueError:
-            what = "integers" if kind is int else "numbers"
-            raise argparse.ArgumentTypeError(f"expected two {what} {names}; got {text!r}") from None
+            return check(parse(text, name))
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
-    return parse
-
-
-def _finite_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
-    if v != v or v in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number; got {text!r}")
-    return v
+    return convert
 
 
-def _pixfrac(text):
-    v = _finite_float(text)
-    if not 0 < v <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1]; got {text}")
-    return v
-
-
-def _positive(text):
-    v = _finite_float(text)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0; got {text}")
-    return v
-
-
-def _stepsize(text):
-    if text == "auto":
-        return "auto"
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1; got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1; got {text!r}")
-    return v
-
-
-def _tile(text):
-    """``auto``, ``N`` (N x N) or ``NX,NY`` (x first, like --output_shape) -> resample's tile (ny, nx)."""
-    if text.strip().lower() == "auto":
-        return "auto"
-    if "," in text:
-        nx, ny = _pair_type(int, "nx,ny")(text)
-    else:
-        try:
-            nx = ny = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected 'auto', N or NX,NY; got {text!r}") from None
-    if min(nx, ny) < 1:
-        raise argparse.ArgumentTypeError(f"tile sides must be >= 1 pixel; got {text!r}")
-    return (ny, nx)
-
-
-def _workers(text):
-    if text == "auto":
-        return "auto"
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1; got {text!r}")
-    return v
-
-
-def _flag(parser, name, **kw):
-    """An option spelled jwst's way (``--pixel_scale_ratio``) and dashed (``--pixel-scale-ratio``)."""
+def _flag(parser, name, parse=None, **kw):
+    """``--pixel_scale_ratio`` and ``--pixel-scale-ratio``; with ``parse``, ``type=_checked(name, parse)``."""
     spellings = [f"--{name}"]
     if "_" in name:
         spellings.append(f"--{name.replace('_', '-')}")
+    if parse is not None:
+        kw["type"] = _checked(name, parse)
     parser.add_argument(*spellings, dest=name, **kw)
 
 
 def _bool_flag(parser, name, default, help_text):
     """``--name`` / ``--name=BOOL`` / ``--no-name`` (jwst's strun takes ``--name=True``)."""
-    spellings = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
-    parser.add_argument(*spellings, dest=name, nargs="?", const=True, default=default, type=_bool,
-                        metavar="BOOL", help=f"{help_text} (default {default})")
+    _flag(parser, name, _boolean, nargs="?", const=True, default=default, metavar="BOOL",
+          help=f"{help_text} (default {default})")
     negs = [f"--no-{name}"] + ([f"--no-{name.replace('_', '-')}"] if "_" in name else [])
     parser.add_argument(*negs, dest=name, action="store_false", help=argparse.SUPPRESS)
 
@@ -146,9 +131,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
-    from .kernel_info import KERNELS
-    from .weights import WEIGHT_TYPES
-
     p = _Parser(
         prog="gpuresample",
         description="Drizzle calibrated exposures onto one output grid (the jwst resample step). "
@@ -161,35 +143,34 @@ def build_parser():
     p.add_argument("-o", "--output", help="output file (.fits or .asdf); default: <product or first input>_i2d.fits")
     _flag(p, "output_dir", help="folder for the output(s) (default: the current folder)")
     g = p.add_argument_group("resample step arguments (jwst names)")
-    _flag(g, "pixfrac", type=_pixfrac, default=1.0, help="drizzle pixel fraction, (0, 1] (default 1)")
-    _flag(g, "kernel", choices=KERNELS, default="square", help="drizzle kernel (default square)")
-    _flag(g, "pixel_scale_ratio", type=_positive, default=1.0, help="output / input pixel scale (default 1)")
-    _flag(g, "pixel_scale", type=_positive, help="output pixel scale, arcsec (overrides the ratio)")
-    _flag(g, "rotation", type=_finite_float,
-          help="position angle of output +y, deg (0 = north up; default: detector orientation)")
-    _flag(g, "crpix", type=_pair_type(float, "x,y"), metavar="X,Y", help="reference pixel, 0-based")
-    _flag(g, "crval", type=_pair_type(float, "ra,dec"), metavar="RA,DEC", help="reference sky position, deg")
-    _flag(g, "output_shape", type=_pair_type(int, "nx,ny"), metavar="NX,NY", help="output size in pixels")
+    _flag(g, "pixfrac", _number, default=1.0, help="drizzle pixel fraction, (0, 1] (default 1)")
+    _flag(g, "kernel", _text, choices=KERNELS, default="square", help="drizzle kernel (default square)")
+    _flag(g, "pixel_scale_ratio", _number, default=1.0, help="output / input pixel scale (default 1)")
+    _flag(g, "pixel_scale", _number, help="output pixel scale, arcsec (overrides the ratio)")
+    _flag(g, "rotation", _number, help="position angle of output +y, deg (0 = north up; default: detector orientation)")
+    _flag(g, "crpix", _numbers, metavar="X,Y", help="reference pixel, 0-based")
+    _flag(g, "crval", _numbers, metavar="RA,DEC", help="reference sky position, deg")
+    _flag(g, "output_shape", _numbers, metavar="NX,NY", help="output size in pixels")
     _flag(g, "output_wcs", metavar="FILE", help="ASDF file with the output gwcs under 'wcs'")
-    _flag(g, "fillval", default="INDEF", help="value where no input lands (default INDEF = NaN)")
-    _flag(g, "weight_type", choices=WEIGHT_TYPES, default="ivm", help="drizzle weighting (default ivm)")
+    _flag(g, "fillval", _text, default="INDEF", help="value where no input lands (default INDEF = NaN)")
+    _flag(g, "weight_type", _text, choices=WEIGHT_TYPES, default="ivm", help="drizzle weighting (default ivm)")
     _bool_flag(g, "single", False, "one output per exposure group")
     _bool_flag(g, "blendheaders", True, "blend the inputs' primary headers into the output")
-    _flag(g, "allowed_memory", type=_positive, help="fraction of available memory the run may use")
+    _flag(g, "allowed_memory", _number, help="fraction of available memory the run may use")
     _bool_flag(g, "in_memory", True, "hold all inputs in memory (false: read one at a time)")
     _bool_flag(g, "enable_ctx", True, "write the context (CON) array")
     _bool_flag(g, "enable_err", True, "write ERR (and the variance arrays)")
     _bool_flag(g, "report_var", True, "write VAR_RNOISE, VAR_POISSON, VAR_FLAT")
     _bool_flag(g, "propagate_dq", False, "write the OR-combined DQ array")
-    _flag(g, "pixmap_stepsize", type=_stepsize, default="auto", help="pixel-map grid step ('auto' or pixels)")
-    _flag(g, "pixmap_order", type=int, choices=(1, 3), default=3, help="pixel-map interpolation order")
-    _flag(g, "good_bits", default="~DO_NOT_USE+NON_SCIENCE", help="DQ bits that do not disqualify a pixel")
+    _flag(g, "pixmap_stepsize", _auto_or_number, default="auto", help="pixel-map grid step ('auto' or pixels)")
+    _flag(g, "pixmap_order", _number, choices=options.PIXMAP_ORDERS, default=3, help="pixel-map interpolation order")
+    _flag(g, "good_bits", _text, default=DEFAULT_GOOD_BITS, help="DQ bits that do not disqualify a pixel")
     r = p.add_argument_group("run")
-    r.add_argument("--backend", choices=("auto", "cpu", "cuda", "emulator"), default="auto")
-    _flag(r, "tile", type=_tile, metavar="auto|N|NX,NY",
+    _flag(r, "backend", _text, choices=AVAILABLE_BACKENDS, default="auto")
+    _flag(r, "tile", _tile_text, metavar="auto|N|NX,NY",
           help="drizzle the output in tiles (bitwise the untiled result); auto: only when the mosaic "
                "exceeds --allowed_memory")
-    _flag(r, "tile_workers", type=_workers, default=1, metavar="auto|N",
+    _flag(r, "tile_workers", _auto_or_number, default=1, metavar="auto|N",
           help="processes drizzling tiles at once (default 1; auto: one per core)")
     _flag(r, "workdir", metavar="DIR", help="folder for scratch files (default: the system temp folder)")
     r.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -264,6 +245,11 @@ def _single_name(result, out_dir):
     return out_dir / _default_name(first, None).replace("_i2d.fits", "_outlier_i2d.fits")
 
 
+def _step_kwargs(args):
+    """resample()'s keyword arguments from the parsed flags (each option that is a flag; not ``progress``)."""
+    return {name: getattr(args, name) for name in options.VALIDATORS if name not in _NOT_FLAGS}
+
+
 def _run(args):
     from . import resample
     from .atomic import check_output_path
@@ -291,17 +277,7 @@ def _run(args):
 
     progress = _Progress("none" if args.quiet else args.progress)
     try:
-        result = resample(
-            exposures, pixfrac=args.pixfrac, kernel=args.kernel, pixel_scale_ratio=args.pixel_scale_ratio,
-            pixel_scale=args.pixel_scale, rotation=args.rotation, crpix=args.crpix, crval=args.crval,
-            output_shape=args.output_shape, output_wcs=args.output_wcs, fillval=args.fillval,
-            weight_type=args.weight_type, single=args.single, blendheaders=args.blendheaders,
-            allowed_memory=args.allowed_memory, in_memory=args.in_memory, enable_ctx=args.enable_ctx,
-            enable_err=args.enable_err, report_var=args.report_var, propagate_dq=args.propagate_dq,
-            pixmap_stepsize=args.pixmap_stepsize, pixmap_order=args.pixmap_order, good_bits=args.good_bits,
-            backend=args.backend, tile=args.tile, tile_workers=args.tile_workers, workdir=args.workdir,
-            progress=progress,
-        )
+        result = resample(exposures, **_step_kwargs(args), progress=progress)
     finally:
         progress.close()
     t_resample = time.perf_counter() - t0
@@ -341,9 +317,9 @@ def build_demo_parser():
                    help="folder for the outputs (created; default ./gpuresample_demo)")
     p.add_argument("--exposures", type=int, default=4, help="number of dithered exposures (default 4)")
     p.add_argument("--size", type=int, default=1024, help="detector size in pixels (default 1024)")
-    p.add_argument("--kernel", default="square", help="drizzle kernel (default square)")
-    p.add_argument("--pixfrac", type=_pixfrac, default=1.0)
-    p.add_argument("--backend", choices=("auto", "cpu", "cuda", "emulator"), default="auto")
+    _flag(p, "kernel", _text, choices=KERNELS, default="square", help="drizzle kernel (default square)")
+    _flag(p, "pixfrac", _number, default=1.0)
+    _flag(p, "backend", _text, choices=AVAILABLE_BACKENDS, default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-preview", dest="preview", action="store_false", help="skip the PNG")
     p.add_argument("--save-inputs", "--save_inputs", dest="save_inputs", action="store_true",

@@ -11,10 +11,22 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["as_2d_float32", "check_dq_type", "check_window", "fill_number", "finite_positive", "process_fillval"]
+__all__ = [
+    "OutputArrays",
+    "as_2d_float32",
+    "check_dq_type",
+    "check_outputs",
+    "check_window",
+    "context_ids",
+    "fill_number",
+    "finite_positive",
+    "initial_exptime",
+    "process_fillval",
+]
 
 
 def process_fillval(fillval, out_img_given, name):
@@ -93,3 +105,105 @@ def check_window(window, shape):
         raise ValueError(f"'window' {window!r} must be a non-empty (y0, y1, x0, x1) region inside the output "
                          f"shape (ny, nx) = {shape}")
     return (y0, y1, x0, x1)
+
+
+# ------------------------------------------------------- constructor checks
+def context_ids(disable_ctx, begin_ctx_id, max_ctx_id):
+    """``(ctx_id, max_ctx_id)`` as ints (0-based), or ``(None, None)`` when the context is disabled."""
+    if disable_ctx:
+        return None, None
+    if not isinstance(begin_ctx_id, numbers.Integral) or begin_ctx_id < 0:
+        raise ValueError(f"'begin_ctx_id' must be an integer >= 0; got {begin_ctx_id!r}")
+    if max_ctx_id is None:
+        max_ctx_id = begin_ctx_id
+    elif max_ctx_id < begin_ctx_id:
+        raise ValueError("'max_ctx_id' cannot be smaller than 'begin_ctx_id'.")
+    return int(begin_ctx_id), int(max_ctx_id)
+
+
+def initial_exptime(exptime, out_img, out_wht, out_ctx):
+    """The exposure time already in the supplied outputs, consistent with them (drizzle's rules)."""
+    exptime = finite_positive(exptime, "exptime", allow_zero=True)
+    any_out = out_img is not None or out_ctx is not None or out_wht is not None
+    if exptime > 0.0 and not any_out:
+        raise ValueError(
+            "'exptime' must be 0.0 for the first resampling "
+            "(when no output resampled images have been provided)."
+        )
+    if exptime == 0.0 and (
+        (out_ctx is not None and np.any(out_ctx)) or (out_wht is not None and np.any(out_wht))
+    ):
+        raise ValueError(
+            "Inconsistent 'exptime' and context/weight images: exptime cannot be 0 "
+            "when context and/or weight arrays are non-zero."
+        )
+    return exptime
+
+
+class OutputArrays(NamedTuple):
+    """Caller-supplied outputs, normalised by :func:`check_outputs` (None where not given)."""
+
+    #: ``(ny, nx)`` common to all of them and ``out_shape``, or None if nothing gives it
+    shape: tuple | None
+    img: np.ndarray | None
+    wht: np.ndarray | None
+    #: int32 ``(nplanes, ny, nx)``
+    ctx: np.ndarray | None
+    #: list of float32 arrays or None entries (to be allocated)
+    img2: list | None
+    #: uint32
+    dq: np.ndarray | None
+
+
+def _ctx_planes(out_ctx):
+    out_ctx = np.asarray(out_ctx, dtype=np.int32)
+    if out_ctx.ndim == 2:
+        return out_ctx[None, :, :]
+    if out_ctx.ndim != 3:
+        raise ValueError(f"'out_ctx' must be a 2-D or 3-D array; got shape {out_ctx.shape}")
+    return out_ctx
+
+
+def _img2_list(out_img2, shapes):
+    """``out_img2`` (one array or a list) as a list, adding the given arrays' shapes to ``shapes``."""
+    img2_list = [out_img2] if isinstance(out_img2, np.ndarray) else list(out_img2)
+    for k, a in enumerate(img2_list):
+        if a is not None:
+            img2_list[k] = as_2d_float32(a, f"out_img2[{k}]")
+            shapes.add(img2_list[k].shape)
+    return img2_list
+
+
+def check_outputs(out_shape, out_img, out_wht, out_ctx, out_img2, out_dq):
+    """Normalise the caller-supplied outputs and check that their shapes agree with ``out_shape``.
+
+    Returns an :class:`OutputArrays`; ``out_img``/``out_wht``/``out_img2``
+    become float32 2-D (in place when the dtype matches), ``out_ctx`` int32
+    3-D, ``out_dq`` uint32.
+    """
+    shapes = set()
+    if out_img is not None:
+        out_img = as_2d_float32(out_img, "out_img")
+        shapes.add(out_img.shape)
+    if out_wht is not None:
+        out_wht = as_2d_float32(out_wht, "out_wht")
+        shapes.add(out_wht.shape)
+    if out_ctx is not None:
+        out_ctx = _ctx_planes(out_ctx)
+        shapes.add(out_ctx.shape[1:])
+    if out_dq is not None:
+        out_dq = np.asarray(check_dq_type(out_dq, "out_dq"), dtype=np.uint32)
+        shapes.add(out_dq.shape)
+    if out_shape is not None:
+        out_shape = tuple(int(n) for n in out_shape)
+        if len(out_shape) != 2 or min(out_shape) < 1:
+            raise ValueError(f"'out_shape' must be (ny, nx) with positive sizes; got {out_shape}")
+        shapes.add(out_shape)
+    img2_list = None if out_img2 is None else _img2_list(out_img2, shapes)
+    if len(shapes) > 1:
+        raise ValueError(
+            "Inconsistent shapes: 'out_shape' and/or out_img, out_img2, out_wht, out_ctx, "
+            f"out_dq have different shapes: {sorted(shapes)}"
+        )
+    shape = shapes.pop() if shapes else None
+    return OutputArrays(shape, out_img, out_wht, out_ctx, img2_list, out_dq)

@@ -118,52 +118,14 @@ def as_exposure(item, index):
     and the offending key.
     """
     name = _name(index, item)
-    if isinstance(item, Image):
-        img = Image(**{f.name: getattr(item, f.name) for f in fields(Image)})
-    elif isinstance(item, dict):
-        for key in ("data", "wcs"):
-            if item.get(key) is None:
-                raise ValueError(f"{name}: missing '{key}'")
-        img = Image.from_dict(item)
-    else:
-        raise TypeError(f"{name}: expected a model dict or gpuresample.Image, got {type(item).__name__}")
-
-    data = np.asarray(img.data)
-    if data.ndim != 2:
-        raise ValueError(f"{name}: 'data' must be a 2-D image (ny, nx); got shape {data.shape}")
-    if data.dtype.kind not in "fiu":
-        raise TypeError(f"{name}: 'data' must be numeric; got dtype {data.dtype}")
-    img.data = data
+    img = _new_image(item, name)
+    img.data = _checked_data(img, name)
     if img.wcs is None or not hasattr(img.wcs, "pixel_to_world_values"):
         raise ValueError(f"{name}: has no usable WCS ('wcs' must be a gwcs.WCS or astropy.wcs.WCS)")
-    if img.dq is None:
-        img.dq = np.zeros(data.shape, np.uint32)
-    else:
-        dq = np.asarray(img.dq)
-        if dq.shape != data.shape:
-            raise ValueError(f"{name}: 'dq' shape {dq.shape} differs from 'data' shape {data.shape}")
-        if dq.dtype.kind not in "iu" or dq.dtype.itemsize > 4:
-            raise TypeError(f"{name}: 'dq' must be an integer array of <= 32 bits; got {dq.dtype}")
-        img.dq = dq
+    img.dq = _checked_dq(img, name)
     for key in (*VARIANCE_NAMES, "var_sky", "err"):
-        arr = getattr(img, key)
-        if arr is None:
-            continue
-        arr = np.asarray(arr)
-        if arr.size == 0:
-            setattr(img, key, None)
-        elif arr.shape != data.shape:
-            # stcal skips such arrays with a warning; so do we
-            log.warning("%s: '%s' shape %s differs from 'data' %s: not used", name, key, arr.shape, data.shape)
-            setattr(img, key, None)
-        else:
-            setattr(img, key, arr)
-    try:
-        t = float(img.exposure_time)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: 'exposure_time' must be a number; got {img.exposure_time!r}") from None
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError(f"{name}: 'exposure_time' must be finite and > 0; got {img.exposure_time!r}")
+        setattr(img, key, _optional_array(img, key, name))
+    _check_exposure_time(img, name)
     if img.wcsinfo is not None and not isinstance(img.wcsinfo, dict):
         # stdatamodels nodes behave like mappings
         img.wcsinfo = dict(getattr(img.wcsinfo, "instance", img.wcsinfo))
@@ -172,6 +134,63 @@ def as_exposure(item, index):
     if img.filename is None:
         img.filename = f"input-{index}"
     return img
+
+
+def _new_image(item, name):
+    """A new :class:`Image` from a model dict or an Image (the caller's object is not modified)."""
+    if isinstance(item, Image):
+        return Image(**{f.name: getattr(item, f.name) for f in fields(Image)})
+    if isinstance(item, dict):
+        for key in ("data", "wcs"):
+            if item.get(key) is None:
+                raise ValueError(f"{name}: missing '{key}'")
+        return Image.from_dict(item)
+    raise TypeError(f"{name}: expected a model dict or gpuresample.Image, got {type(item).__name__}")
+
+
+def _checked_data(img, name):
+    data = np.asarray(img.data)
+    if data.ndim != 2:
+        raise ValueError(f"{name}: 'data' must be a 2-D image (ny, nx); got shape {data.shape}")
+    if data.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: 'data' must be numeric; got dtype {data.dtype}")
+    return data
+
+
+def _checked_dq(img, name):
+    """The DQ array (zeros when missing): the data's shape, an integer type of at most 32 bits."""
+    if img.dq is None:
+        return np.zeros(img.data.shape, np.uint32)
+    dq = np.asarray(img.dq)
+    if dq.shape != img.data.shape:
+        raise ValueError(f"{name}: 'dq' shape {dq.shape} differs from 'data' shape {img.data.shape}")
+    if dq.dtype.kind not in "iu" or dq.dtype.itemsize > 4:
+        raise TypeError(f"{name}: 'dq' must be an integer array of <= 32 bits; got {dq.dtype}")
+    return dq
+
+
+def _optional_array(img, key, name):
+    """A variance or err array as an ndarray, or None when missing, empty or of another shape."""
+    arr = getattr(img, key)
+    if arr is None:
+        return None
+    arr = np.asarray(arr)
+    if arr.size == 0:
+        return None
+    if arr.shape != img.data.shape:
+        # stcal skips such arrays with a warning; so do we
+        log.warning("%s: '%s' shape %s differs from 'data' %s: not used", name, key, arr.shape, img.data.shape)
+        return None
+    return arr
+
+
+def _check_exposure_time(img, name):
+    try:
+        t = float(img.exposure_time)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: 'exposure_time' must be a number; got {img.exposure_time!r}") from None
+    if not (math.isfinite(t) and t > 0):
+        raise ValueError(f"{name}: 'exposure_time' must be finite and > 0; got {img.exposure_time!r}")
 
 
 def measurement_time(img):

@@ -9,12 +9,28 @@ total with ``allowed_memory`` x the memory available now.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+from dataclasses import dataclass
 
 from .errors import OutputTooLargeError
+from .exposure import VARIANCE_NAMES
 
-__all__ = ["available_memory", "check_memory", "estimate_memory"]
+__all__ = [
+    "DEFAULT_TILE",
+    "RunPlan",
+    "available_memory",
+    "check_device_memory",
+    "check_memory",
+    "device_estimate",
+    "estimate_memory",
+    "params_device_estimate",
+    "params_estimate",
+    "plan_run",
+]
+
+log = logging.getLogger("gpuresample")
 
 _ENV = "DMODEL_ALLOWED_MEMORY"
 
@@ -108,15 +124,6 @@ def check_memory(estimate, allowed_fraction, available=None, what="host"):
         )
 
 
-def device_mem_info():
-    """(free, total) bytes of the current CUDA device, counting CuPy's pool's free blocks as free."""
-    import cupy
-
-    free, total = cupy.cuda.Device().mem_info
-    pool = cupy.get_default_memory_pool()
-    return free + pool.free_bytes(), total
-
-
 def device_estimate(out_shape, max_input_pixels, *, n_data2=0, n_linear=0, propagate_dq=False, enable_ctx=True):
     """Peak device bytes of one ``add_image`` on the CUDA backend, as {component: bytes}.
 
@@ -143,12 +150,101 @@ def device_estimate(out_shape, max_input_pixels, *, n_data2=0, n_linear=0, propa
     return est
 
 
-def check_device_memory(estimate, allowed_fraction, mem_info=None):
-    """Raise :class:`OutputTooLargeError` when the device estimate exceeds allowed x free device memory.
-
-    ``mem_info()`` returns ``(free, total)`` bytes (default: the current CUDA device's).
-    """
+def check_device_memory(estimate, allowed_fraction, free_bytes):
+    """Raise :class:`OutputTooLargeError` when the device estimate exceeds allowed x ``free_bytes``."""
     if allowed_fraction is None:
         return
-    free, _total = (mem_info or device_mem_info)()
-    check_memory(estimate, allowed_fraction, available=free, what="device")
+    check_memory(estimate, allowed_fraction, available=free_bytes, what="device")
+
+
+def params_estimate(out_shape, n_inputs, max_input_pixels, params, workers=1):
+    """:func:`estimate_memory` of a product run with :class:`~gpuresample.params.DrizzleParams` ``params``.
+
+    The one place that says which arrays a run holds, for the untiled run
+    and for every tile alike.
+    """
+    est = estimate_memory(out_shape, n_inputs, max_input_pixels, enable_ctx=params.enable_ctx,
+                          enable_var=params.enable_var, propagate_dq=params.propagate_dq, workers=workers)
+    if params.enable_err and params.err_from == "driz":
+        est["drizzled err"] = 4 * int(out_shape[0]) * int(out_shape[1])
+        est["total"] += est["drizzled err"]
+    return est
+
+
+def params_device_estimate(window_shape, max_input_pixels, params):
+    """:func:`device_estimate` of a run (or tile) on the CUDA backend: the variances ride in the same pass."""
+    return device_estimate(window_shape, max_input_pixels, propagate_dq=params.propagate_dq,
+                           enable_ctx=params.enable_ctx, n_linear=len(VARIANCE_NAMES) if params.enable_var else 0)
+
+
+#: Tile size (pixels per side) used with a scheduler and no ``tile``.
+DEFAULT_TILE = 2048
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """How a run is organised, decided once before anything is allocated (see :func:`plan_run`).
+
+    ``tiled``: drizzle in tiles of ``tile_shape`` (``(ny, nx)`` or ``"auto"``);
+    ``stream``: the outputs go to scratch files (over the host limit, or
+    ``in_memory=False``); ``host_bytes``/``device_bytes``: the estimates of
+    the untiled run (device: None without a device); ``host_allowed`` /
+    ``device_allowed``: the byte limits the tiles are checked against (None:
+    no limit applies); ``max_input_pixels``: the largest exposure.
+    """
+
+    tiled: bool
+    tile_shape: object
+    stream: bool
+    host_bytes: int
+    device_bytes: int | None
+    host_allowed: float | None
+    device_allowed: float | None
+    max_input_pixels: int
+
+
+def plan_run(grid_shape, n_per_product, max_input_pixels, params, *, allowed, tile, scheduler, in_memory,
+             workers, backend):
+    """The :class:`RunPlan` of a run: estimates checked against ``allowed`` x available memory.
+
+    ``tile`` is the validated ``tile`` option (None, ``"auto"`` or ``(ny,
+    nx)``); ``backend`` the backend object (its ``device_memory()`` is the
+    second limit when it has a device).  Without ``tile`` (and no
+    ``scheduler``, whose runs are tiled anyway) a run over a limit raises
+    :class:`OutputTooLargeError` naming ``tile="auto"``; with it the run is
+    tiled and each tile checked later.
+    """
+    untiled = tile is None and scheduler is None
+    est = params_estimate(grid_shape, n_per_product, max_input_pixels, params, workers)
+    log.info("memory estimate: %.1f MiB", est["total"] / 2**20)
+    host_allowed = None
+    tile_shape = None if tile == "auto" else tile
+    try:
+        check_memory(est, allowed)
+    except OutputTooLargeError as exc:
+        if untiled:
+            raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size) to resample the mosaic in tiles '
+                                      "within this limit", exc.required, exc.allowed) from None
+        host_allowed = allowed * (available_memory() or 0)  # tiles: checked per tile, outputs in files
+        tile_shape = tile
+    device = backend.device_memory()
+    dev_total = device_allowed = None
+    if device is not None:
+        dev = params_device_estimate(grid_shape, max_input_pixels, params)
+        dev_total = dev["total"]
+        log.info("device memory estimate: %.1f MiB", dev_total / 2**20)
+        free = device[0]
+        try:
+            check_device_memory(dev, allowed, free)
+        except OutputTooLargeError as exc:
+            if untiled:
+                raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size): tiles keep only their own '
+                                          "part of the grid on the device", exc.required, exc.allowed) from None
+            device_allowed = allowed * free  # the kernels keep one tile on the device, checked per tile
+            tile_shape = tile
+    if scheduler is not None and tile_shape is None:
+        tile_shape = tuple(min(DEFAULT_TILE, n) for n in grid_shape)
+    return RunPlan(tiled=tile_shape is not None, tile_shape=tile_shape,
+                   stream=host_allowed is not None or not in_memory, host_bytes=est["total"], device_bytes=dev_total,
+                   host_allowed=host_allowed, device_allowed=device_allowed,
+                   max_input_pixels=int(max_input_pixels))

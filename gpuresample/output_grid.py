@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["OutputGrid", "footprint_of", "grid_from_inputs", "load_output_wcs"]
+__all__ = ["OutputGrid", "footprint_of", "grid_from_inputs", "load_output_wcs", "mean_pixel_area", "sregion_vertices"]
 
 log = logging.getLogger("gpuresample")
 
@@ -80,7 +80,7 @@ def footprint_of(wcs, shape):
     return np.column_stack([ra, dec])
 
 
-def _sregion_vertices(s_region):
+def sregion_vertices(s_region):
     """Vertices (N, 2) of every polygon in an S_REGION string."""
     polys = []
     for part in s_region.split("POLYGON")[1:]:

@@ -19,12 +19,11 @@ import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor
 
+from .workers import VARIANCE_HELPER, can_fork
+
 log = logging.getLogger("gpuresample")
 
 __all__ = ["VarianceHelper", "resolve_workers"]
-
-# Set in the parent just before the fork; read by the child.
-_STATE = {}
 
 
 def resolve_workers(workers):
@@ -37,13 +36,12 @@ def resolve_workers(workers):
 
 
 def _child_boxes(k):
-    s = _STATE
-    img = s["get"](k)
-    return s["compute"](img, s["names"])
+    s = VARIANCE_HELPER
+    return s["compute"](k, s["get"](k), s["names"])
 
 
 class VarianceHelper:
-    """Runs ``compute(image, names) -> {name: box array}`` for exposure k in a helper.
+    """Runs ``compute(k, image, names) -> {name: box array}`` for exposure k in a helper.
 
     ``get(k)`` returns exposure k (loaded) in the helper process.  Keeps at
     most ``depth`` exposures in flight so finished boxes do not pile up.
@@ -55,14 +53,19 @@ class VarianceHelper:
         self.depth = depth
         self.next = 0
         self.pool = None
-        if "fork" not in mp.get_all_start_methods():
+        if not can_fork():
             log.info("no fork start method here: variance drizzles run in the main process")
             self.local = (get, compute, names)
             return
         self.local = None
-        _STATE.update(get=get, compute=compute, names=names)
-        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
-        self._fill()
+        self.held = True
+        VARIANCE_HELPER.install(get=get, compute=compute, names=names)
+        try:
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
+            self._fill()
+        except BaseException:
+            self._release()
+            raise
 
     def _fill(self):
         while self.next < self.n and len(self.futures) < self.depth:
@@ -73,16 +76,24 @@ class VarianceHelper:
         """Boxes for exposure k (call in increasing k)."""
         if self.local is not None:
             get, compute, names = self.local
-            return compute(get(k), names)
+            return compute(k, get(k), names)
         fut = self.futures.pop(k)
         out = fut.result()
         self._fill()
         return out
 
-    def close(self):
+    def _release(self):
         if self.pool is not None:
-            for f in self.futures.values():
-                f.cancel()
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
-        _STATE.clear()
+        if self.held:
+            self.held = False
+            VARIANCE_HELPER.release()
+
+    def close(self):
+        """Stop the helper (pending work is cancelled) and release the inherited state; idempotent."""
+        if self.local is not None or not self.held:
+            return
+        for f in self.futures.values():
+            f.cancel()
+        self._release()

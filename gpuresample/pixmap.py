@@ -25,7 +25,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["AUTO_STEPS", "calc_pixmap", "pixmap_shape"]
+__all__ = ["AUTO_STEPS", "WcsTransform", "bbox_intervals", "calc_pixmap", "pixmap_shape"]
 
 log = logging.getLogger("gpuresample")
 
@@ -43,7 +43,7 @@ def _is_gwcs(obj):
     return type(obj).__module__.startswith("gwcs")
 
 
-def _bbox_intervals(wcs):
+def bbox_intervals(wcs):
     """gwcs bounding box as ((xlo, xhi), (ylo, yhi)), or None."""
     bbox = getattr(wcs, "bounding_box", None) if _is_gwcs(wcs) else None
     if bbox is None:
@@ -57,7 +57,7 @@ def _bbox_intervals(wcs):
     return tuple((float(lo), float(hi)) for lo, hi in bbox)
 
 
-class _Transform:
+class WcsTransform:
     """Pixel -> world -> pixel, without touching either WCS object's state."""
 
     def __init__(self, wcs_from, wcs_to):
@@ -72,7 +72,7 @@ class _Transform:
                 )
         self.wcs_from = wcs_from
         self.wcs_to = wcs_to
-        self.bbox = _bbox_intervals(wcs_from)
+        self.bbox = bbox_intervals(wcs_from)
 
     def _world(self, x, y, with_bbox):
         w = self.wcs_from
@@ -107,7 +107,7 @@ def pixmap_shape(wcs_from, shape=None):
     if shape is None:
         shape = getattr(wcs_from, "array_shape", None)
     if shape is None:
-        bbox = _bbox_intervals(wcs_from)
+        bbox = bbox_intervals(wcs_from)
         if bbox is not None and len(bbox) >= 2:
             shape = tuple(math.ceil(hi + 0.5) for _, hi in bbox[:2][::-1])
     if shape is None:
@@ -238,7 +238,7 @@ def calc_pixmap(
         raise ValueError(f"stepsize must be a positive integer or 'auto'; got {stepsize!r}")
     if not (isinstance(tolerance, numbers.Real) and tolerance > 0):
         raise ValueError(f"tolerance must be a positive number; got {tolerance!r}")
-    tr = _Transform(wcs_from, wcs_to)
+    tr = WcsTransform(wcs_from, wcs_to)
     out = np.empty((*shape, 2), dtype=np.float64)
 
     if not auto and stepsize == 1:

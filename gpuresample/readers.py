@@ -42,6 +42,7 @@ import numpy as np
 from .asdf_extension import plain_tree
 from .errors import InputFileError
 from .exposure import Image, LazyImage
+from .file_meta import IMAGING_EXP_TYPES, fits_scalars, header_meta, jwst_scalars
 
 __all__ = [
     "IMAGING_EXP_TYPES",
@@ -54,21 +55,9 @@ __all__ = [
 
 log = logging.getLogger("gpuresample")
 
-#: JWST exposure types that are images (jwst.lib.exposure_types.IMAGING_TYPES).
-IMAGING_EXP_TYPES = frozenset({
-    "FGS_FOCUS", "FGS_IMAGE", "MIR_4QPM", "MIR_CORONCAL", "MIR_IMAGE", "MIR_LYOT", "MIR_TACONFIRM",
-    "MIR_TACQ", "NIS_AMI", "NIS_FOCUS", "NIS_IMAGE", "NIS_TACONFIRM", "NIS_TACQ", "NRC_CORON",
-    "NRC_FOCUS", "NRC_IMAGE", "NRC_TACONFIRM", "NRC_TACQ", "NRC_TSIMAGE", "NRS_CONFIRM", "NRS_FOCUS",
-    "NRS_IMAGE", "NRS_MIMF", "NRS_MSATA", "NRS_TACONFIRM", "NRS_TACQ", "NRS_TASLIT", "NRS_VERIFY",
-    "NRS_WATA",
-})
-
 # Image extensions read besides SCI, and the Image field each one fills.
 _EXTRA_HDUS = {"ERR": "err", "DQ": "dq", "VAR_RNOISE": "var_rnoise", "VAR_POISSON": "var_poisson",
                "VAR_FLAT": "var_flat"}
-# Primary-header cards that describe the file layout, not the observation.
-_STRUCTURAL = {"SIMPLE", "BITPIX", "NAXIS", "EXTEND", "COMMENT", "HISTORY", "", "CHECKSUM", "DATASUM",
-               "BSCALE", "BZERO", "PCOUNT", "GCOUNT", "XTENSION", "EXTNAME", "EXTVER"}
 
 
 def _check_file(path):
@@ -132,77 +121,6 @@ def _open_fits(path):
     return hdul
 
 
-def _header_meta(header):
-    """Primary-header cards as lower-case metadata (blended into the output header)."""
-    meta = {}
-    for card in header.cards:
-        key = card.keyword
-        if key in _STRUCTURAL or key.startswith("NAXIS") or card.value is None:
-            continue
-        value = card.value
-        if isinstance(value, (str, bool, int, float)):
-            meta.setdefault(key.lower(), value)
-    return meta
-
-
-def _first_float(*headers_keys):
-    for header, key in headers_keys:
-        value = header.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value > 0:
-            return float(value)
-    return None
-
-
-def _jwst_group_id(obs):
-    """jwst's exposure-group id from meta.observation (None when incomplete)."""
-    keys = ("program_number", "observation_number", "visit_number", "visit_group", "sequence_id",
-            "activity_id", "exposure_number")
-    if obs is None or any(obs.get(k) is None for k in keys):
-        return None
-    o = {k: str(obs[k]) for k in keys}
-    return (f"jw{o['program_number']}{o['observation_number']}{o['visit_number']}"
-            f"_{o['visit_group']}{o['sequence_id']}{o['activity_id']}_{o['exposure_number']}")
-
-
-def _meta_get(tree, *keys):
-    node = tree
-    for key in keys:
-        if node is None:
-            return None
-        try:
-            node = node.get(key)
-        except AttributeError:
-            return None
-    return node
-
-
-def _jwst_scalars(meta, path):
-    """Image fields from a JWST ``meta`` tree (plain dicts)."""
-    exposure = meta.get("exposure") or {}
-    photometry = meta.get("photometry") or {}
-    background = meta.get("background") or {}
-    wcsinfo = meta.get("wcsinfo")
-    out = {
-        "exposure_time": exposure.get("exposure_time") or exposure.get("effective_exposure_time"),
-        "measurement_time": exposure.get("measurement_time"),
-        "start_time": exposure.get("start_time"),
-        "end_time": exposure.get("end_time"),
-        "duration": exposure.get("duration"),
-        "pixelarea_steradians": photometry.get("pixelarea_steradians"),
-        "pixelarea_arcsecsq": photometry.get("pixelarea_arcsecsq"),
-        "level": background.get("level"),
-        "subtracted": bool(background.get("subtracted") or False),
-        "bunit_data": meta.get("bunit_data"),
-        "wcsinfo": {k: v for k, v in wcsinfo.items() if not isinstance(v, dict)} if wcsinfo else None,
-        "group_id": _jwst_group_id(meta.get("observation")),
-        "filename": path.name,
-    }
-    if out["exposure_time"] is None:
-        out["exposure_time"] = 1.0
-        log.warning("%s: no exposure time in meta.exposure; using 1 s", path)
-    return out
-
-
 class FitsExposure(LazyImage):
     """A FITS exposure on disk (JWST ``_cal.fits`` or a FITS-WCS image).
 
@@ -227,7 +145,7 @@ class FitsExposure(LazyImage):
         try:
             names = [h.name.upper() for h in hdul]
             self.is_jwst = "ASDF" in names
-            self.meta = _header_meta(hdul[0].header)
+            self.meta = header_meta(hdul[0].header)
             if self.is_jwst:
                 self._init_jwst(hdul, use_datamodels)
             else:
@@ -266,7 +184,7 @@ class FitsExposure(LazyImage):
                                  "an imaging exposure maps to (ra, dec)")
         self.wcs = wcs
         self.shape = tuple(hdul["SCI"].shape)
-        self.scalars = _jwst_scalars(meta, self.path)
+        self.scalars = jwst_scalars(meta, self.path)
         self.scalars["meta"] = self.meta
 
     def _jwst_meta_datamodels(self):
@@ -321,20 +239,8 @@ class FitsExposure(LazyImage):
                                  "(CTYPE1/2 = RA---TAN / DEC--TAN etc. expected)")
         self.wcs = wcs
         self.shape = tuple(sci.shape)
-        prim, hdr = hdul[0].header, sci.header
-        texp = _first_float((prim, "EFFEXPTM"), (hdr, "EFFEXPTM"), (prim, "XPOSURE"), (hdr, "XPOSURE"),
-                            (prim, "EXPTIME"), (hdr, "EXPTIME"))
-        if texp is None:
-            log.warning("%s: no exposure time (EFFEXPTM/XPOSURE/EXPTIME); using 1 s", self.path)
-            texp = 1.0
-        self.scalars = {
-            "exposure_time": texp,
-            "start_time": _first_float((prim, "EXPSTART"), (prim, "MJD-BEG")),
-            "end_time": _first_float((prim, "EXPEND"), (prim, "MJD-END")),
-            "bunit_data": hdr.get("BUNIT") or prim.get("BUNIT"),
-            "filename": self.path.name,
-            "meta": self.meta,
-        }
+        self.scalars = fits_scalars(hdul[0].header, sci.header, self.path)
+        self.scalars["meta"] = self.meta
 
     def load(self):
         """Read the arrays: a fully in-memory :class:`Image` (the file is not modified)."""

@@ -1,19 +1,12 @@
-"""drizzle's input-footprint polygon, computed on the host in double precision.
+"""drizzle's per-row scan of the input-footprint polygon: which input pixels of each row it visits.
 
-drizzle (``cdrizzlemap.c``) decides which input pixels of each row it visits
-from a polygon: the input box is mapped to the output frame through the pixel
-map, clipped to the output image, and the clipped polygon is mapped back to
-the input frame by a golden-section inversion of the pixel map.  This module
-reproduces those steps with the same arithmetic, so that gpuresample can
-
-* detect the configuration in which drizzle < 3.0 crashes (two vertices of the
-  clipped polygon invert to the same input point, see
-  :func:`inverted_footprint`), and
-* later give GPU kernels the same per-row decision.
-
-All coordinates are 0-based pixel positions; the input box is inclusive
-``[xmin, xmax] x [ymin, ymax]`` and its outline runs along pixel edges
-(``xmin - 0.5`` ...).  The output image spans ``[-0.5, nx - 0.5]``.
+drizzle (``cdrizzlemap.c``) walks the left and right edge chains of the
+footprint polygon (built by :func:`gpuresample.scanner_polygon.scan_polygon`)
+from bottom to top and visits, in each input row, the pixels between them.
+:func:`row_limits` reproduces that decision bitwise, for the kernels that
+use it (square, point, turbo, gaussian, lanczos).  The polygon itself
+(:func:`shrink_box`, :func:`inverted_footprint`) lives in
+:mod:`gpuresample.scanner_polygon` and is importable from here too.
 """
 
 from __future__ import annotations
@@ -22,244 +15,9 @@ import math
 
 import numpy as np
 
+from .scanner_polygon import MAX_INV_ERR, VERTEX_ATOL, FootprintPolygon, inverted_footprint, scan_polygon, shrink_box
+
 __all__ = ["FootprintPolygon", "RowLimits", "inverted_footprint", "row_limits", "shrink_box"]
-
-MAX_INV_ERR = 0.03  # pixmap inversion tolerance (input pixels), as drizzle
-VERTEX_ATOL = 1.0e-12  # vertices closer than this are one vertex
-APPROX_ZERO = 1.0e3 * 2.2250738585072014e-308  # 1000 * DBL_MIN
-_GOLDEN = 0.6180339887498948482
-_MAX_POLY = 8  # at most 2 * 4 vertices, as drizzle's fixed-size polygons
-
-
-def shrink_box(pixmap, xmin, xmax, ymin, ymax):
-    """Tighten an inclusive input box to the rows/columns with finite pixmap.
-
-    Returns ``(xmin, xmax, ymin, ymax, ok)``; ``ok`` is False when fewer than
-    two distinct rows or columns have a finite entry (drizzle refuses those).
-    The box follows drizzle: the first valid pixel found scanning each row from
-    the left gives ``xmin``, from the right (rows scanned top-down) ``xmax``.
-    """
-    sub = pixmap[ymin : ymax + 1, xmin : xmax + 1]
-    ok = ~(np.isnan(sub[..., 0]) | np.isnan(sub[..., 1]))
-    rows = np.flatnonzero(ok.any(axis=1))
-    if rows.size == 0:
-        return xmin, xmax, ymin, ymax, False
-    first = np.argmax(ok[rows], axis=1)
-    last = ok.shape[1] - 1 - np.argmax(ok[rows, ::-1], axis=1)
-    imin, imax = xmin + int(first.min()), xmin + int(last.max())
-    jmin, jmax = ymin + int(rows[0]), ymin + int(rows[-1])
-    # drizzle starts imax/jmax from imin/jmin, so a single valid pixel gives
-    # imax == imin: both rules reject boxes narrower than 2.
-    return imin, imax, jmin, jmax, (imin < imax and jmin < jmax)
-
-
-class _PixmapInterpolator:
-    """Bilinear interpolation of the pixmap, extrapolating at the borders."""
-
-    def __init__(self, pixmap, box):
-        self.pm = pixmap
-        self.ny, self.nx = pixmap.shape[:2]
-        self.box = box  # (xmin, xmax, ymin, ymax)
-
-    def __call__(self, xin, yin):
-        i0 = min(max(int(xin), 0), self.nx - 2)  # int() truncates toward 0, as C
-        j0 = min(max(int(yin), 0), self.ny - 2)
-        x = xin - i0
-        y = yin - j0
-        x1 = 1.0 - x
-        y1 = 1.0 - y
-        pm = self.pm
-        f00, g00 = pm[j0, i0]
-        f10, g10 = pm[j0, i0 + 1]
-        f01, g01 = pm[j0 + 1, i0]
-        f11, g11 = pm[j0 + 1, i0 + 1]
-        xo = f00 * x1 * y1 + f10 * x * y1 + f01 * x1 * y + f11 * x * y
-        yo = g00 * x1 * y1 + g10 * x * y1 + g01 * x1 * y + g11 * x * y
-        if math.isnan(xo) or math.isnan(yo):
-            return None
-        return float(xo), float(yo)
-
-    def map_point(self, xin, yin):
-        i, j = int(xin), int(yin)
-        if float(i) == xin and float(j) == yin:
-            xmin, xmax, ymin, ymax = self.box
-            if xmin <= i <= xmax and ymin <= j <= ymax:
-                xo, yo = self.pm[j, i]
-                return None if (math.isnan(xo) or math.isnan(yo)) else (float(xo), float(yo))
-            return None
-        return self(xin, yin)
-
-    def invert(self, xout, yout):
-        """Golden-section search for the input point mapping to (xout, yout)."""
-        xmin, xmax, ymin, ymax = self.box
-        xlo, xhi = xmin - 0.5, xmax + 0.5
-        ylo, yhi = ymin - 0.5, ymax + 0.5
-        dx, dy = xhi - xlo, yhi - ylo
-        niter = 0
-        while (dx > MAX_INV_ERR or dy > MAX_INV_ERR) and niter < 50:
-            niter += 1
-            x1 = xhi - _GOLDEN * dx
-            x2 = xlo + _GOLDEN * dx
-            y1 = yhi - _GOLDEN * dy
-            y2 = ylo + _GOLDEN * dy
-            d = []
-            for px, py in ((x1, y1), (x1, y2), (x2, y1), (x2, y2)):
-                r = self(px, py)
-                if r is None:
-                    return None
-                ex, ey = r[0] - xout, r[1] - yout
-                d.append(ex * ex + ey * ey)
-            d11, d12, d21, d22 = d
-            if d11 < d12 and d11 < d21 and d11 < d22:
-                xhi, yhi = x2, y2
-            elif d12 < d11 and d12 < d21 and d12 < d22:
-                xhi, ylo = x2, y1
-            elif d21 < d11 and d21 < d12 and d21 < d22:
-                xlo, yhi = x1, y2
-            else:
-                xlo, ylo = x1, y1
-            dx, dy = xhi - xlo, yhi - ylo
-        if niter == 50:
-            return None
-        return 0.5 * (xlo + xhi), 0.5 * (ylo + yhi)
-
-
-def _cross(a, b):
-    return a[0] * b[1] - a[1] * b[0]
-
-
-def _same(a, b):
-    return abs(a[0] - b[0]) < VERTEX_ATOL and abs(a[1] - b[1]) < VERTEX_ATOL
-
-
-def _append(poly, v):
-    """Append unless equal to the last or first vertex (or the polygon is full)."""
-    if poly and (_same(poly[-1], v) or _same(poly[0], v)):
-        return
-    if len(poly) < _MAX_POLY:
-        poly.append(v)
-
-
-def _orient_ccw(poly):
-    n = len(poly)
-    if n < 3:
-        return poly
-    cx = sum(v[0] for v in poly) / n
-    cy = sum(v[1] for v in poly) / n
-    a = (poly[0][0] - cx, poly[0][1] - cy)
-    b = (poly[1][0] - cx, poly[1][1] - cy)
-    if _cross(a, b) >= 0.0:
-        return poly
-    return poly[::-1]
-
-
-def _simplify(poly):
-    n = len(poly)
-    if n < 3:
-        return poly
-    out = []
-    for k in range(n):
-        prev, cur, nxt = poly[k - 1], poly[k], poly[(k + 1) % n]
-        dp = (nxt[0] - prev[0], nxt[1] - prev[1])
-        dq = (cur[0] - prev[0], cur[1] - prev[1])
-        if abs(_cross(dp, dq)) > APPROX_ZERO and math.hypot(*dp) > VERTEX_ATOL:
-            out.append(cur)
-    return out
-
-
-def _inside(pt, w0, w1):
-    # strictly left of the directed window edge w0 -> w1
-    return (_cross(w1, pt) - _cross(w0, pt) - _cross(w1, w0)) > 0.0
-
-
-def _clip(poly, window):
-    """Sutherland-Hodgman clip of ``poly`` by the convex ``window``."""
-    if len(poly) < 3:
-        return None
-    poly = _orient_ccw(poly)
-    window = _orient_ccw(window)
-    out = poly
-    for k in range(len(window)):
-        w0, w1 = window[k - 1], window[k]
-        dw = (w1[0] - w0[0], w1[1] - w0[1])
-        src, out = out, []
-        for j in range(len(src)):
-            p0, p1 = src[j - 1], src[j]
-            dp = (p1[0] - p0[0], p1[1] - p0[1])
-            in0 = _inside(p0, w0, w1)
-            in1 = _inside(p1, w0, w1)
-            if in0 != in1:
-                d = _cross(dp, dw)
-                app = _cross(p1, p0)
-                aww = _cross(w1, w0)
-                vi = ((app * dw[0] - aww * dp[0]) / d, (app * dw[1] - aww * dp[1]) / d)
-                if math.isfinite(vi[0]) and math.isfinite(vi[1]):
-                    _append(out, vi)
-                if in1:
-                    _append(out, p1)
-            elif in0:
-                _append(out, p1)
-    return _simplify(_orient_ccw(out))
-
-
-class FootprintPolygon:
-    """Result of :func:`inverted_footprint`.
-
-    ``vertices`` are the clipped polygon's vertices inverted to the input
-    frame, in order, *without* dropping duplicates; ``has_duplicates`` tells
-    whether two consecutive ones (or the last and the first) coincide within
-    ``VERTEX_ATOL``, which is what crashes drizzle < 3.0.  ``valid`` is False
-    when mapping or inversion failed (drizzle then scans the whole box).
-    """
-
-    def __init__(self, vertices, valid):
-        self.vertices = vertices
-        self.valid = valid
-        self.has_duplicates = False
-        if valid and len(vertices) > 1:
-            self.has_duplicates = any(
-                _same(vertices[k - 1], vertices[k]) for k in range(len(vertices))
-            )
-
-
-def inverted_footprint(pixmap, out_shape, xmin, xmax, ymin, ymax):
-    """Clip the input box to the output image and invert it to the input frame.
-
-    Parameters
-    ----------
-    pixmap : ndarray, shape (ny, nx, 2), float64
-        Output (x, y) of each input pixel centre.
-    out_shape : tuple
-        ``(ny_out, nx_out)`` of the output image.
-    xmin, xmax, ymin, ymax : int
-        Inclusive input box *after* :func:`shrink_box`.
-    """
-    box = (xmin, xmax, ymin, ymax)
-    interp = _PixmapInterpolator(pixmap, box)
-    corners = [
-        (xmin - 0.5, ymin - 0.5),
-        (xmax + 0.5, ymin - 0.5),
-        (xmax + 0.5, ymax + 0.5),
-        (xmin - 0.5, ymax + 0.5),
-    ]
-    mapped = []
-    for cx, cy in corners:
-        m = interp.map_point(cx, cy)
-        if m is None:
-            return FootprintPolygon([], False)
-        mapped.append(m)
-    ny, nx = out_shape
-    window = [(-0.5, -0.5), (nx - 0.5, -0.5), (nx - 0.5, ny - 0.5), (-0.5, ny - 0.5)]
-    clipped = _clip(mapped, window)
-    if clipped is None:
-        return FootprintPolygon([], False)
-    inv = []
-    for v in clipped:
-        r = interp.invert(*v)
-        if r is None:
-            return FootprintPolygon([], False)
-        inv.append(r)
-    return FootprintPolygon(inv, True)
 
 
 class _Edge:
@@ -337,45 +95,58 @@ class _Scanner:
             return 2, 0, 0
         if not (self.left and self.right):
             return 1, 0, 0
-        le, re = self.left_edges, self.right_edges
-        while pyb > le[self.li].v2[1]:
-            if self.li == len(le) - 1:
-                self.left = self.right = False
-                return 1, 0, 0
-            self.li += 1
-        while pyb > re[self.ri].v2[1]:
-            if self.ri == len(re) - 1:
-                self.left = self.right = False
-                return 1, 0, 0
-            self.ri += 1
-        el, er = le[self.li], re[self.ri]
-        xlb = el.m * y + el.c - MAX_INV_ERR
-        xrb = er.m * y + er.c + MAX_INV_ERR
-        while pyt > le[self.li].v2[1] + 0.5 + MAX_INV_ERR:
-            if self.li == len(le) - 1:
-                self.left = self.right = False
-                return 1, 0, 0
-            self.li += 1
-        while pyt > re[self.ri].v2[1] + 0.5 + MAX_INV_ERR:
-            if self.ri == len(re) - 1:
-                self.left = self.right = False
-                return 1, 0, 0
-            self.ri += 1
-        el, er = le[self.li], re[self.ri]
-        xlt = el.m * y + el.c - MAX_INV_ERR
-        xrt = er.m * y + er.c + MAX_INV_ERR
+        # the edges at the row's bottom, then at its top (drizzle's order of evaluation)
+        if not self._advance(pyb, top=False):
+            return 1, 0, 0
+        xlb, xrb = self._edge_x(y)
+        if not self._advance(pyt, top=True):
+            return 1, 0, 0
+        xlt, xrt = self._edge_x(y)
         if self.xmax >= self.xmin:
             xlb, xlt = max(xlb, self.xmin), max(xlt, self.xmin)
             xrb, xrt = min(xrb, self.xmax), min(xrt, self.xmax)
-        if xlt >= xrt:
-            x1, x2 = _cround(xlb), _cround(xrb)
-            if xlb >= xrb:
-                return 3, x1, x2
-        elif xlb >= xrb:
-            x1, x2 = _cround(xlt), _cround(xrt)
-        else:
-            x1, x2 = _cround(max(xlb, xlt)), _cround(min(xrb, xrt))
-        return 0, x1, x2
+        return _row_span(xlb, xrb, xlt, xrt)
+
+    def _advance(self, py, top):
+        """Move both chains to the edge reaching ``py``; False (the scan ends) when one runs out.
+
+        ``top``: the row's top, compared with an edge's upper vertex + 0.5 +
+        ``MAX_INV_ERR``; else its bottom, compared with the vertex itself.
+        """
+        li = _edge_reaching(self.left_edges, self.li, py, top)
+        ri = None if li is None else _edge_reaching(self.right_edges, self.ri, py, top)
+        if ri is None:
+            self.left = self.right = False
+            return False
+        self.li, self.ri = li, ri
+        return True
+
+    def _edge_x(self, y):
+        """x of the current left and right edges at row ``y``, widened by ``MAX_INV_ERR``."""
+        el, er = self.left_edges[self.li], self.right_edges[self.ri]
+        return el.m * y + el.c - MAX_INV_ERR, er.m * y + er.c + MAX_INV_ERR
+
+
+def _edge_reaching(edges, k, py, top):
+    """Index of the first edge from ``k`` on that reaches ``py`` (see ``_Scanner._advance``), None if none."""
+    while py > (edges[k].v2[1] + 0.5 + MAX_INV_ERR if top else edges[k].v2[1]):
+        if k == len(edges) - 1:
+            return None
+        k += 1
+    return k
+
+
+def _row_span(xlb, xrb, xlt, xrt):
+    """(status, x1, x2) from the edge positions at the row's bottom and top, as drizzle rounds them."""
+    if xlt >= xrt:
+        x1, x2 = _cround(xlb), _cround(xrb)
+        if xlb >= xrb:
+            return 3, x1, x2
+    elif xlb >= xrb:
+        x1, x2 = _cround(xlt), _cround(xrt)
+    else:
+        x1, x2 = _cround(max(xlb, xlt)), _cround(min(xrb, xrt))
+    return 0, x1, x2
 
 
 def _cround(x):
@@ -415,31 +186,7 @@ def row_limits(pixmap, out_shape, xmin, xmax, ymin, ymax):
     if not ok:
         raise ValueError("too few valid pixels in the pixel map")
     box = (xmin, xmax, ymin, ymax)
-    interp = _PixmapInterpolator(pixmap, box)
-    corners = [(xmin - 0.5, ymin - 0.5), (xmax + 0.5, ymin - 0.5), (xmax + 0.5, ymax + 0.5), (xmin - 0.5, ymax + 0.5)]
-    poly = list(corners)  # drizzle falls back to the input box when mapping fails
-    mapped = []
-    for cx, cy in corners:
-        m = interp.map_point(cx, cy)
-        if m is None:
-            mapped = None
-            break
-        mapped.append(m)
-    if mapped is not None:
-        ny_out, nx_out = out_shape
-        window = [(-0.5, -0.5), (nx_out - 0.5, -0.5), (nx_out - 0.5, ny_out - 0.5), (-0.5, ny_out - 0.5)]
-        clipped = _clip(mapped, window)
-        if clipped is None:
-            poly = list(corners)
-        else:
-            poly = []
-            for v in clipped:
-                r = interp.invert(*v)
-                if r is None:
-                    break  # drizzle keeps the vertices inverted so far, unoriented
-                _append(poly, r)
-            else:
-                poly = _orient_ccw(poly)
+    poly = scan_polygon(pixmap, out_shape, box)
     scan = _Scanner(poly, box)
     if not scan.valid:
         res.visited = False

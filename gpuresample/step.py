@@ -1,75 +1,23 @@
-"""``gpuresample.resample``: the jwst ``resample`` step as a function.
+"""``gpuresample.resample``: the jwst ``resample`` step as a function (the high-level layer).
 
-This is the high-level layer: it parses and validates every argument up
-front, builds the output grid, checks memory, and hands the exposures to the
-dispatcher (:mod:`gpuresample.dispatch`).
+It parses and validates every argument up front
+(:class:`gpuresample.options.ResampleOptions`), opens the inputs, builds the
+output grid, decides once how the run is organised
+(:func:`gpuresample.memory.plan_run`: tiles, host and device memory) and
+hands off to the dispatcher (:func:`gpuresample.dispatch.run_products`).
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import numbers
-import tempfile
-import warnings
-from pathlib import Path
-
-import numpy as np
-
-from .allocation import ScratchAllocator
-from .dispatch import DrizzleParams, drizzle_group, input_limits
-from .dqflags import DEFAULT_GOOD_BITS, parse_good_bits
-from .errors import OutputTooLargeError
-from .exposure import VARIANCE_NAMES, as_exposure
-from .kernel_info import normalize_kernel
-from .memory import check_device_memory, check_memory, device_estimate, estimate_memory, resolve_allowed_memory
-from .output_grid import footprint_of, grid_from_inputs, load_output_wcs
-from .parallel import resolve_workers
-from .readers import expand_inputs
-from .tiling import parse_tile, resolve_tile_workers
-from .weights import WEIGHT_TYPES
+from .backends import get_backend
+from .dispatch import products, run_products
+from .dqflags import DEFAULT_GOOD_BITS
+from .inputs import input_items, load_inputs, output_grid, warn_no_overlap
+from .memory import plan_run
+from .options import ResampleOptions
+from .params import DrizzleParams
 
 __all__ = ["resample"]
-
-log = logging.getLogger("gpuresample")
-
-_WCS_ARGS = ("pixel_scale_ratio", "pixel_scale", "rotation", "crpix", "crval")
-
-
-def _pair(value, name, kind=float, minimum=None):
-    if value is None:
-        return None
-    try:
-        vals = [kind(v) for v in value]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be two numbers; got {value!r}") from None
-    if len(vals) != 2:
-        raise ValueError(f"{name} must have exactly 2 values; got {len(vals)}")
-    if not all(math.isfinite(v) for v in vals):
-        raise ValueError(f"{name} values must be finite; got {value!r}")
-    if kind is int and any(float(v) != float(o) for v, o in zip(vals, value, strict=True)):
-        raise ValueError(f"{name} must be integers; got {value!r}")
-    if minimum is not None and any(v < minimum for v in vals):
-        raise ValueError(f"{name} values must be >= {minimum}; got {value!r}")
-    return tuple(vals)
-
-
-def _finite(value, name, positive=False):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number; got {value!r}")
-    v = float(value)
-    if not math.isfinite(v) or (positive and v <= 0):
-        raise ValueError(f"{name} must be finite{' and > 0' if positive else ''}; got {value!r}")
-    return v
-
-
-def _bunit_check(images):
-    units = {i.bunit_data for i in images if i.bunit_data}
-    if len(units) > 1:
-        per = ", ".join(f"{i.filename}: {i.bunit_data}" for i in images if i.bunit_data)
-        raise ValueError(f"inputs have mixed units (bunit_data): {per}")
 
 
 def resample(
@@ -203,231 +151,16 @@ def resample(
     -------
     ResampleResult or list of ResampleResult
     """
-    # ---------------------------------------------------------- validation
-    if isinstance(inputs, (str, Path)):
-        inputs = [inputs]  # one file or one association
-    if inputs is None or isinstance(inputs, (bytes, dict)) or not hasattr(inputs, "__iter__"):
-        raise TypeError("inputs must be a list of model dicts, gpuresample.Image objects or file paths")
-    items = list(inputs)
-    if not items:
-        raise ValueError("inputs is empty: nothing to resample")
-    kernel = normalize_kernel(kernel)
-    pixfrac = _finite(pixfrac, "pixfrac")
-    if not 0 < pixfrac <= 1:
-        raise ValueError(f"pixfrac must be in (0, 1]; got {pixfrac!r}")
-    if weight_type not in WEIGHT_TYPES:
-        raise ValueError(f"weight_type must be one of {WEIGHT_TYPES}; got {weight_type!r}")
-    pixel_scale_ratio = _finite(pixel_scale_ratio, "pixel_scale_ratio", positive=True)
-    pixel_scale = _finite(pixel_scale, "pixel_scale", positive=True)
-    rotation = _finite(rotation, "rotation")
-    crpix = _pair(crpix, "crpix")
-    crval = _pair(crval, "crval")
-    output_shape = _pair(output_shape, "output_shape", kind=int, minimum=1)
-    if pixmap_order not in (1, 3):
-        raise ValueError(f"pixmap_order must be 1 or 3; got {pixmap_order!r}")
-    if not (pixmap_stepsize == "auto" or (isinstance(pixmap_stepsize, numbers.Real)
-                                         and not isinstance(pixmap_stepsize, bool) and pixmap_stepsize >= 1)):
-        raise ValueError(f"pixmap_stepsize must be 'auto' or a number >= 1; got {pixmap_stepsize!r}")
-    if pixmap_stepsize != "auto":
-        pixmap_stepsize = max(1, round(pixmap_stepsize))
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be a callable progress(done, total, filename); got {progress!r}")
-    parse_good_bits(good_bits)
-    resolve_workers(workers)  # validate before any work
-    tile = parse_tile(tile)
-    tile_workers = resolve_tile_workers(tile_workers)
-    if single and tile_output is not None:
-        raise ValueError("tile_output holds one product; single=True makes one per exposure group")
-    if scheduler is not None and not callable(getattr(scheduler, "submit", None)):
-        raise TypeError(f"scheduler must be a distributed.Client; got {type(scheduler).__name__}")
-    if tile_output is not None and tile is None and scheduler is None:
-        raise ValueError("tile_output needs tile (or scheduler): it is where a tiled run writes its outputs")
-    if tile_output is not None:
-        from .tiling import partial_folder
-
-        for folder in (Path(tile_output), partial_folder(tile_output)):
-            if folder.exists():
-                raise FileExistsError(f"tile_output: {folder} exists; remove it or choose a new folder")
-    allowed = resolve_allowed_memory(allowed_memory)
-    from .drizzle_args import process_fillval
-    fill = process_fillval(fillval, False, "fillval")
-    from .backends import get_backend
-    be = get_backend(backend)
-    backend_name = be.name
-
-    # Files (and the members of associations) are opened — and so checked —
-    # all before anything is read or allocated.
-    expanded = []
-    for item in items:
-        if isinstance(item, (str, Path)):
-            expanded.extend(expand_inputs([item])[0])
-        else:
-            expanded.append(item)
-    lazy = {}
-    images = []
-    for k, item in enumerate(expanded):
-        if hasattr(item, "load") and hasattr(item, "stub"):  # a lazy exposure from gpuresample.readers
-            if in_memory:
-                item = item.load()
-            else:
-                lazy[k] = item
-                item = item.stub()
-        images.append(as_exposure(item, k))
-    _bunit_check(images)
-
-    # ---------------------------------------------------------- output grid
-    if output_wcs is not None:
-        given = [n for n, v in zip(_WCS_ARGS, (pixel_scale_ratio if pixel_scale_ratio != 1.0 else None,
-                                                pixel_scale, rotation, crpix, crval), strict=True)
-                 if v is not None]
-        if given:
-            log.info("output_wcs given: ignoring %s", ", ".join(given))
-        grid = load_output_wcs(output_wcs, output_shape)
-    else:
-        footprints = [_footprint(img) for img in images]
-        ref = images[0]
-        grid = grid_from_inputs(
-            footprints, ref.wcs, ref.shape, ref.wcsinfo, pixel_scale_ratio=pixel_scale_ratio,
-            pixel_scale=pixel_scale, rotation=rotation, crpix=crpix, crval=crval, output_shape=output_shape,
-        )
-    log.info("output grid (ny, nx) = %s, pixel scale %.6g arcsec", grid.shape, grid.pixel_scale)
-
-    groups = {}
-    for img in images:
-        groups.setdefault(img.group_id, []).append(img)
-    _warn_no_overlap(images, grid)
-
-    # ---------------------------------------------------------- memory
-    n_per_product = max(len(g) for g in groups.values()) if single else len(images)
-    nworkers = resolve_workers(workers)
-    est = estimate_memory(grid.shape, n_per_product, max(i.data.size for i in images),
-                          enable_ctx=enable_ctx, enable_var=enable_err and not single,
-                          propagate_dq=propagate_dq, workers=nworkers)
-    if single and enable_err:
-        est["total"] += 4 * grid.shape[0] * grid.shape[1]  # the drizzled err image
-    log.info("memory estimate: %.1f MiB", est["total"] / 2**20)
-    tile_shape = None if tile == "auto" else tile
-    too_large = False
-    try:
-        check_memory(est, allowed)
-    except OutputTooLargeError as exc:
-        if tile is None and scheduler is None:  # a dask run is tiled anyway (default tiles, checked per tile)
-            raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size) to resample the mosaic in tiles '
-                                      "within this limit", exc.required, exc.allowed) from None
-        # tiles: checked per tile, and the outputs go to files instead of RAM
-        too_large = True
-        tile_shape = tile
-    device_bytes = None
-    mem_info = getattr(be, "device_mem_info", None)  # the CUDA backend: its device has its own memory
-    if mem_info is not None:
-        dev = device_estimate(grid.shape, max(i.data.size for i in images), propagate_dq=propagate_dq,
-                              enable_ctx=enable_ctx, n_linear=len(VARIANCE_NAMES) if enable_err and not single else 0)
-        log.info("device memory estimate: %.1f MiB", dev["total"] / 2**20)
-        try:
-            check_device_memory(dev, allowed, mem_info=mem_info)
-        except OutputTooLargeError as exc:
-            if tile is None and scheduler is None:
-                raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size): tiles keep only their own '
-                                          "part of the grid on the device", exc.required, exc.allowed) from None
-            # tiles: the kernels keep one tile on the device, checked per tile
-            device_bytes = allowed * mem_info()[0]
-            tile_shape = tile
-
-    alloc = ScratchAllocator(on_disk=not in_memory, workdir=workdir)
-    index_of = {id(img): k for k, img in enumerate(images)}
-
-    def getter(members):
-        """get(j): member j loaded (a file input is read only when its turn comes)."""
-
-        def get(j):
-            k = index_of[id(members[j])]
-            return as_exposure(lazy[k].load(), k) if k in lazy else members[j]
-
-        return get
-
-    params = DrizzleParams(
-        kernel=kernel, pixfrac=pixfrac, fillval=fill, weight_type=weight_type, good_bits=good_bits,
-        enable_ctx=enable_ctx, enable_var=enable_err and not single, enable_err=enable_err,
-        report_var=report_var and enable_err and not single, err_from="driz" if single else "var",
-        propagate_dq=propagate_dq, pixmap_stepsize=pixmap_stepsize, pixmap_order=pixmap_order,
-        backend=backend_name,
-    )
-    done = [0]
-
-    def report(_k, img, _seconds):
-        done[0] += 1
-        if progress is not None:
-            progress(done[0], len(images), img.filename)
-
-    if tile_shape is not None or scheduler is not None:
-        from .memory import available_memory
-        from .tiling import DEFAULT_TILE, resample_tiled
-
-        if tile_shape is None:
-            tile_shape = tuple(min(DEFAULT_TILE, n) for n in grid.shape)
-        stream = too_large or not in_memory
-        results = []
-        for members in groups.values() if single else [images]:
-            res = resample_tiled(
-                getter(members), [lazy.get(index_of[id(m)], m) for m in members], len(members), grid, params,
-                tile_shape, workers=tile_workers, scheduler=scheduler, folder=tile_output,
-                scratch_dir=(workdir or tempfile.gettempdir()) if stream else None,
-                allowed_bytes=None if not too_large else allowed * (available_memory() or 0),
-                device_bytes=device_bytes, max_input_pixels=max(i.data.size for i in images), progress=progress,
-            )
-            _finish(res, members, blendheaders)
-            results.append(res)
-        alloc.close()
-        return results if single else results[0]
-    if single:
-        results = []
-        for gid, members in groups.items():
-            log.info("single: drizzling exposure group %s (%d inputs)", gid, len(members))
-            res = drizzle_group(getter(members), len(members), grid, params, progress=report, alloc=alloc,
-                                  workers=nworkers)
-            _finish(res, members, blendheaders)
-            results.append(res)
-        alloc.close()
-        return results
-    res = drizzle_group(getter(images), len(images), grid, params, progress=report, alloc=alloc,
-                        workers=nworkers)
-    alloc.close()
-    if not np.any(res.wht > 0):
-        raise ValueError("no input pixel landed on the output grid with a positive weight")
-    _finish(res, images, blendheaders)
-    return res
-
-
-def _footprint(img):
-    wi = img.wcsinfo or {}
-    if wi.get("s_region"):
-        from .output_grid import _sregion_vertices
-
-        return np.vstack(_sregion_vertices(wi["s_region"]))
-    return footprint_of(img.wcs, img.shape)
-
-
-def _warn_no_overlap(images, grid):
-    """Warn for each input whose footprint misses the output grid entirely."""
-    from .pixmap import _Transform
-
-    ny, nx = grid.shape
-    for k, img in enumerate(images):
-        xmin, xmax, ymin, ymax = input_limits(img.shape, img.wcs)
-        gx, gy = np.meshgrid(np.linspace(xmin, xmax, 9), np.linspace(ymin, ymax, 9))
-        ox, oy = _Transform(img.wcs, grid.wcs).smooth(gx, gy)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no overlap
-            hit = (np.nanmax(ox) > -0.5 and np.nanmin(ox) < nx - 0.5
-                   and np.nanmax(oy) > -0.5 and np.nanmin(oy) < ny - 0.5)
-        if not hit:
-            log.warning("input %d (%s) does not overlap the output grid", k, img.filename)
-
-
-def _finish(res, images, blendheaders):
-    if blendheaders:
-        from .blend import blend_metadata
-
-        res.blended = blend_metadata(images)
-    else:
-        res.inputs = []
+    # every keyword argument as given: locals() holds nothing else yet
+    kwargs = {name: value for name, value in locals().items() if name != "inputs"}
+    items = input_items(inputs)
+    opts = ResampleOptions.from_kwargs(**kwargs)
+    backend = get_backend(opts.backend)
+    images, lazy = load_inputs(items, opts.in_memory)
+    grid = output_grid(images, opts)
+    warn_no_overlap(images, grid)
+    params = DrizzleParams.from_options(opts)
+    plan = plan_run(grid.shape, max(len(m) for m in products(images, opts.single)),
+                    max(img.data.size for img in images), params, allowed=opts.allowed_memory, tile=opts.tile,
+                    scheduler=opts.scheduler, in_memory=opts.in_memory, workers=opts.workers, backend=backend)
+    return run_products(images, lazy, grid, params, plan, opts)

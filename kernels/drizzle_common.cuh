@@ -102,3 +102,54 @@ __device__ __forceinline__ void contribute(const OutWindow& win, i64 ii, i64 jj,
     for (i64 m = 0; m < d2.nlin; ++m)
         atomicAdd(&d2.sum_wlin[m * d2.n_out + idx], w * (double)d2.lin[m * d2.n_in + src]);
 }
+
+// The parameters every drizzle entry point (drizzle_point, drizzle_square,
+// drizzle_turbo, drizzle_gaussian, drizzle_lanczos, drizzle_tophat) takes, in
+// this order; the launch code (gpuresample/gpu/launch.py) packs them
+// positionally with exactly these C types.
+//
+// DRIZZLE_INPUT_PARAMS: the input image, row-major (ny, nx)
+//   pixmap          (ny, nx, 2) output x, y of the input pixel centres (NaN: a miss)
+//   data, weight    (ny, nx) values and weights
+//   dq              (ny, nx) DQ bits, or null (then dq_acc is null too)
+// Which input pixels are visited, decided on the host as drizzle decides it:
+//   DRIZZLE_ROW_PARAMS: x1, x2 (ny,), row j visits x1[j] <= i <= x2[j]
+//   (x2 < x1: row skipped); drizzle_tophat takes its inclusive input box
+//   xmin, xmax, ymin, ymax instead.
+// DRIZZLE_GRID_PARAMS
+//   nx, ny          the input size
+//   nx_out, ny_out  the whole output grid: footprint clipping and miss counts
+//   win_x0, win_y0, win_nx, win_ny
+//                   the output window whose sums are kept (OutWindow)
+//   iscale, wht_scale
+//                   d = data * iscale and dow = weight * wht_scale, in float as drizzle
+// then the kernel's own shape parameters (pixfrac, pfo, ...), then
+// DRIZZLE_OUTPUT_PARAMS: the window's accumulators, row-major (win_ny, win_nx)
+//   sum_wd, sum_w   float64 sums of w * d and of w
+//   ctx, bit        context plane or null, and the bit value OR-ed in
+//   dq_acc          OR of the contributions' DQ bits, or null
+//   data2, n2, sum_w2d2
+//                   n2 planes (n2, ny, nx) co-added with squared weights (drizzle's data2)
+//   lin, nlin, sum_wlin
+//                   nlin planes co-added with the data's own weights (same-pass linear co-adds)
+//   nmiss           one counter: visited pixels that did not land
+// DRIZZLE_SETUP (the first statement of every body) builds the window `win`
+// and the extra co-adds `d2` that contribute() takes.
+//
+// gpuresample.gpu.signatures expands these macros to read the parameter types;
+// keep comments out of their bodies.
+#define DRIZZLE_INPUT_PARAMS \
+    const double* __restrict__ pixmap, const float* __restrict__ data, const float* __restrict__ weight, \
+    const unsigned int* __restrict__ dq
+#define DRIZZLE_ROW_PARAMS const i64* __restrict__ x1, const i64* __restrict__ x2
+#define DRIZZLE_GRID_PARAMS \
+    i64 nx, i64 ny, i64 nx_out, i64 ny_out, i64 win_x0, i64 win_y0, i64 win_nx, i64 win_ny, \
+    float iscale, float wht_scale
+#define DRIZZLE_OUTPUT_PARAMS \
+    double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc, \
+    const float* __restrict__ data2, i64 n2, double* sum_w2d2, \
+    const float* __restrict__ lin, i64 nlin, double* sum_wlin, \
+    unsigned long long* nmiss
+#define DRIZZLE_SETUP \
+    const OutWindow win = {win_x0, win_y0, win_nx, win_ny}; \
+    const Data2 d2 = {data2, n2, nx * ny, win_nx * win_ny, sum_w2d2, lin, nlin, sum_wlin}

@@ -5,22 +5,13 @@
 #include "drizzle_common.cuh"
 
 extern "C" __global__ void drizzle_gaussian(
-    const double* __restrict__ pixmap, const float* __restrict__ data, const float* __restrict__ weight,
-    const unsigned int* __restrict__ dq,
-    const i64* __restrict__ x1, const i64* __restrict__ x2,
-    i64 nx, i64 ny, i64 nx_out, i64 ny_out,
-    i64 win_x0, i64 win_y0, i64 win_nx, i64 win_ny,  // the kept output window (OutWindow)
-    float iscale, float wht_scale,
+    DRIZZLE_INPUT_PARAMS, DRIZZLE_ROW_PARAMS, DRIZZLE_GRID_PARAMS,
     double pfo,   // half-width of the footprint in output pixels
     double efac,  // exponent factor: weight = es * exp(-r2 * efac)
     double es,
-    double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc,
-    const float* __restrict__ data2, i64 n2, double* sum_w2d2,
-    const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
-    unsigned long long* nmiss)
+    DRIZZLE_OUTPUT_PARAMS)
 {
-    const OutWindow win = {win_x0, win_y0, win_nx, win_ny};
-    const Data2 d2 = {data2, n2, nx * ny, win_nx * win_ny, sum_w2d2, lin, nlin, sum_wlin};
+    DRIZZLE_SETUP;
     for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double ox, double oy) {
         i64 nxi = c_round(ox - pfo), nxa = c_round(ox + pfo), nyi = c_round(oy - pfo), nya = c_round(oy + pfo);
         clip_range(nxi, nxa, nx_out);
@@ -43,22 +34,13 @@ extern "C" __global__ void drizzle_gaussian(
 }
 
 extern "C" __global__ void drizzle_lanczos(
-    const double* __restrict__ pixmap, const float* __restrict__ data, const float* __restrict__ weight,
-    const unsigned int* __restrict__ dq,
-    const i64* __restrict__ x1, const i64* __restrict__ x2,
-    i64 nx, i64 ny, i64 nx_out, i64 ny_out,
-    i64 win_x0, i64 win_y0, i64 win_nx, i64 win_ny,  // the kept output window (OutWindow)
-    float iscale, float wht_scale,
-    double pfo,                     // kernel order / pscale_ratio
-    double sdp,                     // pscale_ratio / LUT spacing
-    const double* __restrict__ lut, i64 nlut,
-    double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc,
-    const float* __restrict__ data2, i64 n2, double* sum_w2d2,
-    const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
-    unsigned long long* nmiss)
+    DRIZZLE_INPUT_PARAMS, DRIZZLE_ROW_PARAMS, DRIZZLE_GRID_PARAMS,
+    double pfo,                                // kernel order / pscale_ratio
+    double sdp,                                // pscale_ratio / LUT spacing
+    const double* __restrict__ lut, i64 nlut,  // the profile, sampled every LUT spacing from 0
+    DRIZZLE_OUTPUT_PARAMS)
 {
-    const OutWindow win = {win_x0, win_y0, win_nx, win_ny};
-    const Data2 d2 = {data2, n2, nx * ny, win_nx * win_ny, sum_w2d2, lin, nlin, sum_wlin};
+    DRIZZLE_SETUP;
     for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double xx, double yy) {
         i64 nxi = (i64)floor(xx - pfo) + 1, nxa = (i64)floor(xx + pfo);
         i64 nyi = (i64)floor(yy - pfo) + 1, nya = (i64)floor(yy + pfo);

@@ -4,20 +4,10 @@
 // pixel; rows limited to drizzle's scan (host-computed x1[j]..x2[j]).
 #include "drizzle_geometry.cuh"
 
-extern "C" __global__ void drizzle_square(
-    const double* __restrict__ pixmap, const float* __restrict__ data, const float* __restrict__ weight,
-    const unsigned int* __restrict__ dq,
-    const i64* __restrict__ x1, const i64* __restrict__ x2,
-    i64 nx, i64 ny, i64 nx_out, i64 ny_out,
-    i64 win_x0, i64 win_y0, i64 win_nx, i64 win_ny,  // the kept output window (OutWindow)
-    float iscale, float wht_scale, double pixfrac,
-    double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc,
-    const float* __restrict__ data2, i64 n2, double* sum_w2d2,
-    const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
-    unsigned long long* nmiss)
+extern "C" __global__ void drizzle_square(DRIZZLE_INPUT_PARAMS, DRIZZLE_ROW_PARAMS, DRIZZLE_GRID_PARAMS,
+                                          double pixfrac, DRIZZLE_OUTPUT_PARAMS)
 {
-    const OutWindow win = {win_x0, win_y0, win_nx, win_ny};
-    const Data2 d2 = {data2, n2, nx * ny, win_nx * win_ny, sum_w2d2, lin, nlin, sum_wlin};
+    DRIZZLE_SETUP;
     const double dh = 0.5 * pixfrac;
     // a NaN centre also makes every corner NaN (each corner's 2x2 cell contains
     // the centre), so the loop's NaN check gives drizzle's miss count

@@ -10,21 +10,12 @@ __device__ inline double aligned_overlap(i64 i, i64 j, double xmin, double xmax,
 }
 
 extern "C" __global__ void drizzle_turbo(
-    const double* __restrict__ pixmap, const float* __restrict__ data, const float* __restrict__ weight,
-    const unsigned int* __restrict__ dq,
-    const i64* __restrict__ x1, const i64* __restrict__ x2,
-    i64 nx, i64 ny, i64 nx_out, i64 ny_out,
-    i64 win_x0, i64 win_y0, i64 win_nx, i64 win_ny,  // the kept output window (OutWindow)
-    float iscale, float wht_scale,
+    DRIZZLE_INPUT_PARAMS, DRIZZLE_ROW_PARAMS, DRIZZLE_GRID_PARAMS,
     double pfo,          // pixfrac / pscale_ratio / 2 (pscale_ratio as float, as drizzle)
     double dover_scale,  // pscale_ratio**2 / pixfrac**2
-    double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc,
-    const float* __restrict__ data2, i64 n2, double* sum_w2d2,
-    const float* __restrict__ lin, i64 nlin, double* sum_wlin,  // same-pass linear co-adds
-    unsigned long long* nmiss)
+    DRIZZLE_OUTPUT_PARAMS)
 {
-    const OutWindow win = {win_x0, win_y0, win_nx, win_ny};
-    const Data2 d2 = {data2, n2, nx * ny, win_nx * win_ny, sum_w2d2, lin, nlin, sum_wlin};
+    DRIZZLE_SETUP;
     for_each_input_pixel(pixmap, nx, ny, x1, x2, 0, 0, 0, 0, nmiss, [&](i64 k, i64, i64, double ox, double oy) {
         const double xxi = ox - pfo, xxa = ox + pfo, yyi = oy - pfo, yya = oy + pfo;
         i64 iis = c_round(xxi), iie = c_round(xxa), jjs = c_round(yyi), jje = c_round(yya);

@@ -5,6 +5,7 @@ import logging
 import pytest
 
 import gpuresample.backends as backends
+from gpuresample.backends.base import HostBackend
 from gpuresample import BackendUnavailableError, Drizzle
 
 
@@ -54,29 +55,30 @@ def test_device_memory_checked_against_faked_mem_info(monkeypatch):
     est = memory.device_estimate((1000, 1000), 2048 * 2048, n_data2=1, propagate_dq=True)
     assert est["total"] > 40 * 10**6
     with pytest.raises(OutputTooLargeError, match="device memory"):
-        memory.check_device_memory(est, 0.5, mem_info=lambda: (10 * 2**20, 80 * 2**30))
-    memory.check_device_memory(est, 0.5, mem_info=lambda: (8 * 2**30, 80 * 2**30))  # fits
+        memory.check_device_memory(est, 0.5, 10 * 2**20)
+    memory.check_device_memory(est, 0.5, 8 * 2**30)  # fits
 
-    class FakeCuda:
+    class FakeCuda(HostBackend):
         name = "cuda"
-        device_mem_info = staticmethod(lambda: (2**20, 80 * 2**30))  # 1 MiB free
+
+        def device_memory(self):
+            return 2**20, 80 * 2**30  # 1 MiB free
 
     allocated = []
-    monkeypatch.setattr(backends, "get_backend", lambda name: FakeCuda())
-    monkeypatch.setattr("gpuresample.step.drizzle_group", lambda *a, **k: allocated.append(1))
+    monkeypatch.setattr("gpuresample.step.get_backend", lambda name: FakeCuda())
+    monkeypatch.setattr("gpuresample.step.run_products", lambda *a, **k: allocated.append(1))
     scene = dithered_scene(2, (64, 64), nstars=5, ngal=5)
     with pytest.raises(OutputTooLargeError, match=r"of device memory.*tile="):
         resample(scene, allowed_memory=0.5)
     assert not allocated
 
 
-class _OomBackend:
+class _OomBackend(HostBackend):
     """Stands in for the CUDA backend running out of device memory mid-run."""
 
     name = "cuda"
-
-    def check(self, driz, step):
-        pass
+    same_pass_linear = True  # as the kernel backends: the variances ride in the science pass
+    worker_start_method = "spawn"
 
     def add_image(self, driz, step):
         from gpuresample import DeviceOutOfMemoryError
@@ -104,6 +106,32 @@ def test_auto_falls_back_to_cpu_on_device_oom(caplog):
     np.testing.assert_array_equal(d.out_ctx, ref.out_ctx)
 
 
+def test_resample_auto_falls_back_to_cpu_on_device_oom(monkeypatch, caplog):
+    """backend="auto" reaches the Drizzle objects unresolved, so a device OOM inside resample() continues on
+    the CPU; an explicit backend="cuda" raises DeviceOutOfMemoryError instead."""
+    import numpy as np
+
+    from gpuresample import DeviceOutOfMemoryError, resample
+    from gpuresample.synthetic import dithered_scene
+
+    monkeypatch.delenv("GPURESAMPLE_BACKEND", raising=False)
+    scene = dithered_scene(3, (48, 48), nstars=5, ngal=5)
+    ref = resample(scene, backend="cpu", workers=1, propagate_dq=True)
+    monkeypatch.setitem(backends._instances, "auto", _OomBackend())
+    monkeypatch.setitem(backends._instances, "cuda", _OomBackend())
+    with caplog.at_level(logging.INFO, logger="gpuresample"):
+        res = resample(scene, backend="auto", workers=1, propagate_dq=True)
+    assert "ran out of device memory" in caplog.text
+    for name in ("data", "wht", "con", "dq"):
+        np.testing.assert_array_equal(getattr(res, name), getattr(ref, name), err_msg=name)
+    # the variances took the same-pass route (the simulated device's): the CPU computes each per-image mean
+    # on the whole grid instead of the footprint box, which may round differently in the last float32 bit
+    for name in ("err", "var_rnoise", "var_poisson", "var_flat"):
+        np.testing.assert_allclose(getattr(res, name), getattr(ref, name), rtol=1e-6, err_msg=name)
+    with pytest.raises(DeviceOutOfMemoryError, match="simulated"):
+        resample(scene, backend="cuda", workers=1)
+
+
 def test_explicit_backend_oom_raises_without_half_results():
     import numpy as np
 
@@ -122,7 +150,7 @@ def test_cupy_launch_packs_arguments_for_cupy():
     """The CuPy launcher checks types and sends null pointers as 8-byte zeros (no GPU needed)."""
     import numpy as np
 
-    from gpuresample.backends.gpu import _CupyModule
+    from gpuresample.gpu.loader import CupyModule
     from gpuresample.gpu.signatures import kernel_signatures
 
     calls = []
@@ -131,7 +159,7 @@ def test_cupy_launch_packs_arguments_for_cupy():
         def get_function(self, name):
             return lambda grid, block, args: calls.append((name, grid, block, args))
 
-    mod = _CupyModule(FakeRaw(), kernel_signatures())
+    mod = CupyModule(FakeRaw(), kernel_signatures())
     args = (np.zeros(4), np.zeros(4), np.int64(4), np.zeros(4, np.float32), np.zeros(4, np.float32), None, None,
             np.int32(0), np.float32(0))
     mod.launch("merge_image", 1, 256, args)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import rotated_pixmap
 
-from gpuresample import Drizzle
-from gpuresample.gpu.signatures import check_args, kernel_signatures
-from gpuresample.kernel_sources import kernel_files
+from gpuresample import Drizzle, kernel_files
+from gpuresample.gpu import sources
+from gpuresample.gpu.signatures import check_args, kernel_signatures, parse_macros, parse_signatures
 
 
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
@@ -231,15 +231,136 @@ def test_resample_equals_cpu_on_real_nircam(realdata, backend, kernel):
         np.testing.assert_allclose(a[fin], b[fin], rtol=1e-5, atol=1e-5 * np.nanmax(np.abs(b)), err_msg=name)
 
 
-def test_cupy_translation_unit_compiles(tmp_path):
+def test_cupy_translation_unit_compiles():
     """What the CUDA backend hands CuPy: every source in one unit (headers inlined)."""
     pytest.importorskip("cuda.bindings.nvrtc", reason="needs the cuda-bindings and nvidia-cuda-nvrtc wheels")
-    from gpuresample.backends.gpu import cuda_source
-    from gpuresample.gpu.nvrtc_check import compile_source
+    from gpuresample.gpu.nvrtc_check import compile_all
 
-    src = tmp_path / "all_kernels.cu"
-    src.write_text(cuda_source())
-    assert "#include" not in src.read_text()
-    res = compile_source(src, "sm_80")
+    assert '#include "' not in sources.translation_unit()
+    res = compile_all("sm_80")
     assert res.ok, res.log
+    assert "warning" not in res.log.lower(), res.log
     assert set(res.registers) == set(kernel_signatures())
+
+
+def test_translation_unit_inlines_each_header_once():
+    unit = sources.translation_unit()
+    assert unit.startswith(sources.preamble())
+    for header in ("drizzle_common.cuh", "drizzle_geometry.cuh"):
+        assert unit.count(f'#line 1 "{header}"') == 1
+    assert "#pragma once" not in unit
+    assert sources.HOST_SHIM not in unit and "atomicAdd(double* p" not in unit
+    # a header comes in where it is first included, its own includes first
+    one = sources.translation_unit([sources.kernel_dir() / "drizzle_square.cu"])
+    assert one.index("typedef long long i64;") < one.index("bool interpolate_point(") < one.index("drizzle_square(")
+
+
+def test_one_source_text_for_cupy_nvrtc_and_the_emulator(monkeypatch):
+    """The emulator compiles the host shim followed by exactly the unit a GPU build gets; its cache key
+    follows the preamble and the flags."""
+    from gpuresample.gpu.emulator import host_source, library_key
+
+    device = sources.translation_unit()
+    host = sources.translation_unit(host=True)
+    assert host.endswith(device) and host.startswith('#line 1 "cuda_host_shim.h"')
+    emulated = host_source()
+    assert emulated.startswith(host)
+    key = library_key(emulated, "g++")
+    monkeypatch.setitem(sources.DEFINES, "GPURESAMPLE_TEST_DEFINE", "1")
+    assert "#define GPURESAMPLE_TEST_DEFINE 1" in sources.translation_unit().split("#line", 1)[0]
+    assert library_key(host_source(), "g++") != key
+    monkeypatch.delitem(sources.DEFINES, "GPURESAMPLE_TEST_DEFINE")
+    assert library_key(host_source(), "g++") == key
+    monkeypatch.setattr(sources, "HOST_CXXFLAGS", (*sources.HOST_CXXFLAGS, "-g"))
+    assert library_key(emulated, "g++") != key
+    assert "-ftz=true" in sources.NVRTC_OPTIONS and "-ftz=true" not in sources.cupy_options()
+
+
+def test_cupy_loader_compiles_the_unit_once_per_device(monkeypatch):
+    """cupy_module() hands CuPy the shared unit and options, once per device (a stand-in for CuPy)."""
+    import sys
+    import types
+
+    from gpuresample.gpu import loader
+
+    compiled = []
+    current = {"id": 0}
+
+    class Device:
+        def __init__(self, device_id=None):
+            self.id = current["id"] if device_id is None else device_id
+
+        def __enter__(self):
+            self.saved, current["id"] = current["id"], self.id
+            return self
+
+        def __exit__(self, *exc):
+            current["id"] = self.saved
+
+    class RawModule:
+        def __init__(self, code, options):
+            self.code, self.options = code, options
+
+        def compile(self):
+            compiled.append((current["id"], self.code, self.options))
+
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(Device=Device)
+    fake.RawModule = RawModule
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    loader.clear_cache()
+    try:
+        m0 = loader.cupy_module()
+        assert loader.cupy_module(0) is m0 and loader.cupy_module(np.int64(0)) is m0
+        m1 = loader.cupy_module(1)
+        assert m1 is not m0 and loader.cupy_module(1) is m1
+        assert [c[0] for c in compiled] == [0, 1]
+        assert all(code == sources.translation_unit() and opts == sources.cupy_options() for _, code, opts in compiled)
+        assert set(m0.sigs) == set(kernel_signatures())
+    finally:
+        loader.clear_cache()  # never leave stand-in modules for a real GPU run
+
+
+DRIZZLE_ENTRY_POINTS = ("drizzle_point", "drizzle_square", "drizzle_turbo", "drizzle_gaussian", "drizzle_lanczos",
+                        "drizzle_tophat")
+
+
+def test_drizzle_kernels_share_one_parameter_list():
+    """The macros of drizzle_common.cuh give every drizzle kernel the same leading and trailing parameters."""
+    sigs = kernel_signatures()
+    names = {k: [p.name for p in sigs[k].params] for k in DRIZZLE_ENTRY_POINTS}
+    inputs = ["pixmap", "data", "weight", "dq"]
+    grid = ["nx", "ny", "nx_out", "ny_out", "win_x0", "win_y0", "win_nx", "win_ny", "iscale", "wht_scale"]
+    outputs = ["sum_wd", "sum_w", "ctx", "bit", "dq_acc", "data2", "n2", "sum_w2d2", "lin", "nlin", "sum_wlin",
+               "nmiss"]
+    own = {"drizzle_point": [], "drizzle_square": ["pixfrac"], "drizzle_turbo": ["pfo", "dover_scale"],
+           "drizzle_gaussian": ["pfo", "efac", "es"], "drizzle_lanczos": ["pfo", "sdp", "lut", "nlut"],
+           "drizzle_tophat": ["pfo"]}
+    for k, params in names.items():
+        rows = ["xmin", "xmax", "ymin", "ymax"] if k == "drizzle_tophat" else ["x1", "x2"]
+        assert params == inputs + rows + grid + own[k] + outputs, k
+    point = sigs["drizzle_point"].params
+    assert [(p.ctype, p.pointer, p.const) for p in point[:4]] == [
+        ("double", True, True), ("float", True, True), ("float", True, True), ("unsigned int", True, True)]
+    assert [(p.ctype, p.pointer, p.const) for p in point[-12:]] == [
+        ("double", True, False), ("double", True, False), ("int", True, False), ("int", False, False),
+        ("unsigned int", True, False), ("float", True, True), ("i64", False, False), ("double", True, False),
+        ("float", True, True), ("i64", False, False), ("double", True, False), ("unsigned long long", True, False)]
+
+
+def test_signature_parser_expands_macros():
+    src = """
+#define PAIR const double* __restrict__ a, /* first */ \\
+    i64 n
+#define MORE PAIR, float s
+#define TWICE(x) x x
+extern "C" __global__ void k(MORE, int* out) // done
+{ }
+"""
+    assert parse_macros(src) == {"PAIR": "const double* __restrict__ a, i64 n", "MORE": "PAIR, float s"}
+    (sig,) = parse_signatures(src, "t.cu")
+    assert [(p.name, p.ctype, p.pointer, p.const) for p in sig.params] == [
+        ("a", "double", True, True), ("n", "i64", False, False), ("s", "float", False, False),
+        ("out", "int", True, False)]
+    with pytest.raises(ValueError, match="nest deeper"):
+        parse_signatures('#define A A, B\nextern "C" __global__ void k(A) {}', "t.cu")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from gpuresample import OutputTooLargeError, TilingError, resample, tiling
+from gpuresample.options import check_tile, check_tile_workers
 
 HERE = Path(__file__).resolve().parent
 KERNELS = ["square", "point", "turbo", "gaussian", "lanczos2", "lanczos3", "tophat"]
@@ -50,7 +51,7 @@ def assert_same(tiled, untiled, full=True):
 
 def _params(**kw):
     """DrizzleParams of a run at jwst's defaults (square, ivm, context, variance, error) with DQ."""
-    from gpuresample.dispatch import DrizzleParams
+    from gpuresample.params import DrizzleParams
 
     base = dict(kernel="square", pixfrac=1.0, fillval="NAN", weight_type="ivm", good_bits=0, enable_ctx=True,
                 enable_var=True, enable_err=True, report_var=True, err_from="var", propagate_dq=True,
@@ -60,13 +61,13 @@ def _params(**kw):
 
 def _spy_selected(monkeypatch):
     calls = []
-    real = tiling.drizzle_tile
+    real = tiling.tile.drizzle_tile
 
     def spy(region, load, selected, *args):
         calls.append((region, dict(selected)))
         return real(region, load, selected, *args)
 
-    monkeypatch.setattr(tiling, "drizzle_tile", spy)
+    monkeypatch.setattr(tiling.tile, "drizzle_tile", spy)  # every runner calls it through its module
     return calls
 
 
@@ -91,6 +92,42 @@ def test_tiled_equals_untiled_bitwise(nircam, kernel, monkeypatch):
         if tile == (30, 47):
             assert min(len(sel) for _, sel in calls) == 0  # a tile with no input at all
             assert max(len(sel) for _, sel in calls) == 3
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("backend", ["cpu", "emulator"])
+def test_tiles_and_untiled_run_share_one_exposure_loop(nircam, backend, monkeypatch):
+    """One loop (issue 11): the untiled product and every tile drizzle through drizzle_exposures, and on the
+    kernel backends the tiles take the same-pass variance route too (no footprint-box variance drizzles)."""
+    import gpuresample.dispatch as dispatch
+    import gpuresample.drizzle_loop as loop
+
+    assert dispatch.drizzle_exposures is loop.drizzle_exposures is tiling.tile.drizzle_exposures
+    added, boxes = [], []
+    real_add, real_box = loop._Accumulators.add, loop.resample_variance_box
+
+    def add(self, ex, *args):
+        added.append((self.window, self.same_pass))
+        return real_add(self, ex, *args)
+
+    def box(*args, **kwargs):
+        boxes.append(1)
+        return real_box(*args, **kwargs)
+
+    monkeypatch.setattr(loop._Accumulators, "add", add)
+    monkeypatch.setattr(loop, "resample_variance_box", box)
+    kw = dict(COMMON, backend=backend, kernel="lanczos3")
+    ref = resample(nircam, **kw)
+    untiled = list(added)
+    n_boxes = len(boxes)
+    added.clear()
+    res = resample(nircam, tile=(41, 64), **kw)
+    assert_same(res, ref)
+    same_pass = backend == "emulator"
+    assert {w for w, _ in untiled} == {(0, ref.shape[0], 0, ref.shape[1])}
+    assert len({w for w, _ in added}) > 4  # many tiles, each its own window
+    assert all(sp == same_pass for _, sp in untiled + added)
+    assert (len(boxes) == 0) if same_pass else (n_boxes > 0 and len(boxes) > n_boxes)
 
 
 @pytest.mark.realdata
@@ -146,7 +183,7 @@ def test_context_bits_stay_global_beyond_32_inputs():
 def test_reach_matters(nircam, monkeypatch):
     """The equality tests can fail: with no kernel reach the tile borders differ."""
     ref = resample(nircam, **COMMON)
-    monkeypatch.setattr(tiling, "kernel_reach", lambda *a: 0.0)
+    monkeypatch.setattr(tiling.plan, "kernel_reach", lambda *a: 0.0)
     res = resample(nircam, tile=40, **COMMON)
     assert not np.array_equal(res.data, ref.data, equal_nan=True)
 
@@ -155,23 +192,23 @@ def test_reach_matters(nircam, monkeypatch):
 @pytest.mark.parametrize("bad", [0, -3, (0, 5), (5, -1), "big", 2.5, True, (1, 2, 3), ("a", 2), None])
 def test_bad_tile_values(bad):
     if bad is None:
-        assert tiling.parse_tile(bad) is None
+        assert check_tile(bad) is None
         return
     with pytest.raises(ValueError, match="tile"):
-        tiling.parse_tile(bad)
+        check_tile(bad)
 
 
 def test_tile_parsing():
-    assert tiling.parse_tile("auto") == "auto"
-    assert tiling.parse_tile(" AUTO ") == "auto"
-    assert tiling.parse_tile(7) == (7, 7)
-    assert tiling.parse_tile((3, np.int64(5))) == (3, 5)
+    assert check_tile("auto") == "auto"
+    assert check_tile(" AUTO ") == "auto"
+    assert check_tile(7) == (7, 7)
+    assert check_tile((3, np.int64(5))) == (3, 5)
     assert tiling.tile_regions((5, 7), (2, 3)) == [
         (0, 2, 0, 3), (0, 2, 3, 6), (0, 2, 6, 7), (2, 4, 0, 3), (2, 4, 3, 6), (2, 4, 6, 7),
         (4, 5, 0, 3), (4, 5, 3, 6), (4, 5, 6, 7)]
     for w in (0, -1, 1.5, "x", True):
         with pytest.raises(ValueError, match="tile_workers"):
-            tiling.resolve_tile_workers(w)
+            check_tile_workers(w)
 
 
 @pytest.mark.realdata
@@ -220,14 +257,14 @@ def test_argument_checks(tmp_path):
 @pytest.mark.realdata
 def test_process_pool_identical(nircam, tmp_path, monkeypatch):
     ref = resample(nircam, kernel="lanczos2", **COMMON)
-    real = tiling.drizzle_tile
+    real = tiling.tile.drizzle_tile
 
     def spy(region, *args):  # inherited by the forked workers: each records its process id
         with open(tmp_path / f"pid-{os.getpid()}", "a") as fh:
             fh.write(f"{region}\n")
         return real(region, *args)
 
-    monkeypatch.setattr(tiling, "drizzle_tile", spy)
+    monkeypatch.setattr(tiling.tile, "drizzle_tile", spy)
     res = resample(nircam, kernel="lanczos2", tile=(60, 80), tile_workers=2, **COMMON)
     assert_same(res, ref)
     pids = [p.name for p in tmp_path.glob("pid-*")]
@@ -251,7 +288,14 @@ def test_on_disk_output_renamed_when_complete(nircam, tmp_path):
 
 @pytest.mark.realdata
 def test_killed_worker_never_yields_a_complete_output(nircam, tmp_path, monkeypatch):
-    monkeypatch.setenv(tiling.KILL_TILE_ENV, "1")
+    real, parent = tiling.tile.drizzle_tile, os.getpid()
+
+    def killed(region, *args):  # tile 1 (the second of the first row) kills its forked worker
+        if region[0] == 0 and region[2] == 64 and os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(region, *args)
+
+    monkeypatch.setattr(tiling.tile, "drizzle_tile", killed)  # inherited by the forked workers
     out = tmp_path / "mosaic"
     with pytest.raises(TilingError, match="worker process died") as info:
         resample(nircam, tile=64, tile_output=out, tile_workers=2, **COMMON)
@@ -266,14 +310,14 @@ def test_killed_worker_never_yields_a_complete_output(nircam, tmp_path, monkeypa
 
 @pytest.mark.realdata
 def test_failed_tile_raises_and_keeps_record(nircam, tmp_path, monkeypatch):
-    real = tiling.drizzle_tile
+    real = tiling.tile.drizzle_tile
 
     def flaky(region, *args):
         if region[0] > 0:
             raise RuntimeError("boom")
         return real(region, *args)
 
-    monkeypatch.setattr(tiling, "drizzle_tile", flaky)
+    monkeypatch.setattr(tiling.tile, "drizzle_tile", flaky)
     out = tmp_path / "m"
     with pytest.raises(TilingError, match="boom") as info:
         resample(nircam, tile=64, tile_output=out, **COMMON)
@@ -507,7 +551,7 @@ def test_kernel_backend_tiles_keep_only_the_tile(nircam, kernel, monkeypatch):
 def test_tile_auto_fits_device_memory(nircam, monkeypatch):
     """Kernel backend with a small device: no tile -> the error names tile='auto'; tile='auto' picks tiles
     whose device estimate fits, and the result equals the untiled run."""
-    from gpuresample.backends.gpu import EmulatorBackend
+    from gpuresample.backends.emulator import EmulatorBackend
 
     ref = resample(nircam, backend="emulator", **COMMON)
     m = max(e["data"].size for e in nircam)
@@ -517,7 +561,7 @@ def test_tile_auto_fits_device_memory(nircam, monkeypatch):
     assert need_128 < need_grid
     free = (need_128 + need_grid) // 2  # the grid does not fit, 128 x 128 tiles do
     # the emulator stands in for a device with `free` bytes free (the CUDA backend asks CuPy)
-    monkeypatch.setattr(EmulatorBackend, "device_mem_info", staticmethod(lambda: (free, 4 * free)), raising=False)
+    monkeypatch.setattr(EmulatorBackend, "device_memory", lambda self: (free, 4 * free))
     with pytest.raises(OutputTooLargeError, match=r"of device memory.*tile=\"auto\""):
         resample(nircam, backend="emulator", allowed_memory=1.0, **COMMON)
     with pytest.raises(OutputTooLargeError, match="device memory"):
@@ -568,8 +612,10 @@ def test_cuda_pool_pins_one_worker_per_gpu(tmp_path, monkeypatch):
     (tmp_path / "cupy" / "__init__.py").write_text(_FAKE_CUPY)
     monkeypatch.syspath_prepend(str(tmp_path))
     real_cupy = sys.modules.pop("cupy", None)
+    from gpuresample.backends.cuda import CudaBackend
+
     params = _params(enable_var=False, enable_err=False, report_var=False, propagate_dq=False, backend="cuda")
-    runner = tiling._SpawnRunner([], 0, None, params, 1.0, workers=4)
+    runner = tiling.runners.SpawnRunner([], 0, None, params, 1.0, 4, CudaBackend)
     try:
         import cupy
 
@@ -621,7 +667,31 @@ DASK = textwrap.dedent("""
     from conftest import REALDATA
     from oracle_stcal import dithered_nircam
     from test_tiling import COMMON, assert_same
-    from gpuresample import dask as gdask, resample
+    from gpuresample import dask as gdask, resample, tiling
+
+
+    class KillOnce(distributed.WorkerPlugin):
+        # fault injection from the test: the first worker to drizzle `region` kills itself (once)
+
+        def __init__(self, flag, region):
+            self.flag, self.region = flag, tuple(region)
+
+        def setup(self, worker):
+            import signal
+            from gpuresample.tiling import tile
+
+            real, flag, target = tile.drizzle_tile, self.flag, self.region
+
+            def killed(region, *args):
+                if tuple(region) == target:
+                    try:
+                        os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
+                    except FileExistsError:
+                        return real(region, *args)
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return real(region, *args)
+
+            tile.drizzle_tile = killed
 
     nircam = dithered_nircam(str(REALDATA), n=3, size=160)
     case, tmp = sys.argv[2], sys.argv[3]
@@ -640,8 +710,11 @@ DASK = textwrap.dedent("""
             res2 = resample(nircam, kernel="turbo", scheduler=client, **COMMON)  # default tile: capped by the grid
             assert_same(res2, ref)
         else:
+            flag = tmp + "/killed"
+            regions = tiling.tile_regions(ref.shape, (70, 90))
+            client.register_plugin(KillOnce(flag, regions[min(2, len(regions) - 1)]))
             res = resample(nircam, kernel="turbo", tile=(70, 90), scheduler=client, **COMMON)
-            assert os.path.exists(os.environ["GPURESAMPLE_TEST_KILL_ONCE"])  # the hook did kill a worker
+            assert os.path.exists(flag)  # the plugin did kill a worker
             assert_same(res, ref)
             assert res.meta["tiles_complete"].all()
     print("DASK-OK")
@@ -666,5 +739,5 @@ def test_dask_local_cluster_equals_local_run(realdata, tmp_path):
 @pytest.mark.slow
 def test_dask_killed_worker_is_retried(realdata, tmp_path):
     """A worker killed mid-tile: distributed re-runs the tile elsewhere and the mosaic is complete and equal."""
-    _dask_case("killed", tmp_path, {tiling.KILL_TILE_ENV: "2", tiling.KILL_ONCE_ENV: str(tmp_path / "killed")})
+    _dask_case("killed", tmp_path)
     assert (tmp_path / "killed").exists()

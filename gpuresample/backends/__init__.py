@@ -47,22 +47,9 @@ def _cpu():
 
 def cuda_unavailable_reason():
     """None when the CUDA backend can run here, else why not (one line)."""
-    try:
-        import cupy
-    except Exception as exc:  # ImportError, or a broken CUDA install raising at import
-        return f"CuPy is not importable ({type(exc).__name__}: {exc}); install gpuresample[cuda12] or [cuda13]"
-    try:
-        if not cupy.cuda.is_available():
-            return "CuPy found no CUDA device"
-    except Exception as exc:
-        return f"CuPy could not query CUDA devices ({exc})"
-    try:
-        from .gpu import _cupy_module
+    from .cuda import unavailable_reason
 
-        _cupy_module(cupy.cuda.Device().id)
-    except Exception as exc:
-        return f"the CUDA kernels could not be compiled with NVRTC ({type(exc).__name__}: {exc})"
-    return None
+    return unavailable_reason()
 
 
 def _cuda():
@@ -70,7 +57,7 @@ def _cuda():
         reason = cuda_unavailable_reason()
         if reason is not None:
             raise BackendUnavailableError(f"backend='cuda' cannot run: {reason}")
-        from .gpu import CudaBackend
+        from .cuda import CudaBackend
 
         _instances["cuda"] = CudaBackend()
     return _instances["cuda"]
@@ -78,10 +65,10 @@ def _cuda():
 
 def _emulator():
     if "emulator" not in _instances:
-        from ..gpu.emulator import load_emulator
-        from .gpu import EmulatorBackend
+        from ..gpu.loader import emulator_module
+        from .emulator import EmulatorBackend
 
-        _instances["emulator"] = EmulatorBackend(load_emulator())
+        _instances["emulator"] = EmulatorBackend(emulator_module())
     return _instances["emulator"]
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import DrizzleCrashGuardError
 from ..scanner import inverted_footprint, shrink_box
+from .base import HostBackend
 from .tophat import tophat_add
 
 __all__ = ["DRIZZLE_HAS_CORNER_FIX", "DRIZZLE_VERSION", "CpuBackend"]
@@ -38,8 +39,13 @@ def _tdriz():
     return cdrizzle.tdriz
 
 
-class CpuBackend:
-    """Runs every kernel on the host; bitwise identical to ``drizzle``."""
+class CpuBackend(HostBackend):
+    """Runs every kernel on the host; bitwise identical to ``drizzle``.
+
+    Tile pools fork (inputs inherited); the variance arrays are drizzled in
+    separate footprint-box passes (``same_pass_linear`` False: drizzle's C
+    code would cover the whole grid for each ``linear`` array).
+    """
 
     name = "cpu"
 
@@ -64,9 +70,6 @@ class CpuBackend:
                 "outside an edge of the output image (fixed in drizzle 3.0). Install drizzle>=3.0, "
                 "or enlarge/shift the output grid by a pixel."
             )
-
-    #: The dispatcher drizzles variances in separate footprint-box passes here.
-    same_pass_linear = False
 
     def add_image(self, driz, step):
         """Drizzle one image into ``driz``'s outputs in place; return (nmiss, nskip)."""
@@ -111,7 +114,6 @@ class CpuBackend:
         return int(nmiss), int(nskip)
 
 
-
 def _fresh_weighted_mean(step, values, out_shape):
     """One array drizzled alone with the step's weights into a NaN-filled output."""
     out = np.full(out_shape, np.nan, np.float32)
@@ -121,8 +123,6 @@ def _fresh_weighted_mean(step, values, out_shape):
         warnings.filterwarnings("ignore", message="In lanczos kernel")
         if step.kernel == "tophat":
             from types import SimpleNamespace
-
-            from .tophat import tophat_add
 
             holder = SimpleNamespace(out_shape=out_shape, out_img=out, out_wht=wht, out_img2=None, out_dq=None)
             sub = copy.copy(step)

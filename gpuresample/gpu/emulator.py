@@ -1,13 +1,15 @@
 """The host emulator: the same ``kernels/*.cu`` compiled with g++ and run serially.
 
-A generated C++ file includes ``cuda_host_shim.h`` and every kernel source,
-and adds one launcher per entry point, ``emu_<name>(grid, block, params...)``,
-that runs every (block, thread) of the launch in turn with the built-in index
-variables set.  The shared library is cached by a hash of everything that
-goes into it (sources, shim, compiler and flags) and written atomically
-(temporary file + rename), so concurrent processes never load half a file.
-``-ffp-contract=off`` keeps g++ from fusing multiply-adds that the GPU code
-does not fuse either.
+The generated C++ file is the translation unit of
+:mod:`gpuresample.gpu.sources` for the host (the CUDA host shim, then the
+text a GPU build compiles) followed by one launcher per entry point,
+``emu_<name>(grid, block, params...)``, that runs every (block, thread) of
+the launch in turn with the built-in index variables set.  The shared library
+is cached under ``~/.cache/gpuresample/emulator`` by a hash of everything
+that goes into it (:func:`library_key`: that whole text -- preamble, shim and
+sources -- the flags :data:`~gpuresample.gpu.sources.HOST_CXXFLAGS`, the
+compiler and its version) and written atomically (temporary file + rename),
+so concurrent processes never load half a file.
 """
 
 from __future__ import annotations
@@ -23,12 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailableError
-from ..kernel_sources import kernel_dir
+from . import sources
 from .signatures import check_args, kernel_signatures
 
-__all__ = ["EmulatorModule", "load_emulator"]
-
-CXXFLAGS = ("-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-fno-fast-math")
+__all__ = ["EmulatorModule", "host_source", "library_key", "load_emulator"]
 
 _CTYPE_SCALAR = {
     np.dtype(np.float64): ctypes.c_double,
@@ -51,9 +51,10 @@ def _cache_dir():
     return path
 
 
-def _wrapper_source(sigs, sources):
-    lines = ['#include "cuda_host_shim.h"']
-    lines += [f'#include "{s.name}"' for s in sources]
+def host_source(sigs=None):
+    """The emulator's C++ source: the host translation unit and a launcher per entry point."""
+    sigs = kernel_signatures() if sigs is None else sigs
+    lines = [sources.translation_unit(host=True), "// ---- launchers (gpuresample.gpu.emulator)"]
     for sig in sigs.values():
         args = ", ".join(p.name for p in sig.params)
         lines.append(
@@ -74,31 +75,31 @@ def _compiler():
     return cxx
 
 
-def load_emulator():
-    """Build (or reuse) the host library of every kernel; return an :class:`EmulatorModule`."""
-    kdir = kernel_dir()
-    sources = sorted(kdir.glob("*.cu"))
-    sigs = kernel_signatures()
-    wrapper = _wrapper_source(sigs, sources)
-    cxx = _compiler()
+def library_key(source, cxx):
+    """Cache key of the library built from ``source`` by ``cxx`` with the current host flags."""
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
     h = hashlib.sha256()
-    for part in (wrapper, " ".join(CXXFLAGS), cxx, *version):
+    for part in (source, " ".join(sources.HOST_CXXFLAGS), cxx, *version):
         h.update(part.encode())
-    for path in sorted(kdir.iterdir()):
-        if path.suffix in (".cu", ".cuh", ".h"):
-            h.update(path.name.encode())
-            h.update(path.read_bytes())
-    key = h.hexdigest()[:20]
+        h.update(b"\0")
+    return h.hexdigest()[:20]
+
+
+def load_emulator():
+    """Build (or reuse) the host library of every kernel; return an :class:`EmulatorModule`."""
+    sigs = kernel_signatures()
+    source = host_source(sigs)
+    cxx = _compiler()
+    key = library_key(source, cxx)
     if key in _loaded:
         return _loaded[key]
     lib_path = _cache_dir() / f"gpuresample_kernels_{key}.so"
     if not lib_path.exists():
         with tempfile.TemporaryDirectory(dir=lib_path.parent) as tmp:
             src = Path(tmp) / "emulator.cpp"
-            src.write_text(wrapper)
+            src.write_text(source)
             out = Path(tmp) / "lib.so"
-            proc = subprocess.run([cxx, *CXXFLAGS, f"-I{kdir}", str(src), "-o", str(out)],
+            proc = subprocess.run([cxx, *sources.HOST_CXXFLAGS, str(src), "-o", str(out)],
                                   capture_output=True, text=True)
             if proc.returncode:
                 raise BackendUnavailableError(f"building the emulator failed:\n{proc.stderr[-4000:]}")

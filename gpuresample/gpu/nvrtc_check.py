@@ -1,9 +1,10 @@
-"""Compile every ``kernels/*.cu`` with NVRTC, as the CUDA backend would, without a GPU.
+"""Compile the kernels with NVRTC, as the CUDA backend does, without a GPU.
 
 Uses ``cuda.bindings.nvrtc`` (wheels ``cuda-bindings`` and
-``nvidia-cuda-nvrtc-*``; no driver needed) with the options the CUDA backend
-gives CuPy (CuPy adds ``-ftz=true``) and ``-Xptxas=-v`` to read registers and
-spills from the log.
+``nvidia-cuda-nvrtc-*``; no driver needed) on the translation units of
+:mod:`gpuresample.gpu.sources` -- the text CuPy gets -- with
+:data:`~gpuresample.gpu.sources.NVRTC_OPTIONS` (CuPy's own ``-ftz=true``
+included) and ``-Xptxas=-v`` to read registers and spills from the log.
 """
 
 from __future__ import annotations
@@ -11,13 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..kernel_sources import kernel_dir
+from .sources import NVRTC_OPTIONS, UNIT_NAME, translation_unit
 
-__all__ = ["BACKEND_OPTIONS", "NvrtcResult", "compile_source"]
-
-#: Options the CUDA backend passes to CuPy's RawModule (plus CuPy's own -ftz=true).  No fused
-#: multiply-add: the geometry must round as drizzle's C code does (the host build uses -ffp-contract=off).
-BACKEND_OPTIONS = ("--std=c++17", "-ftz=true", "--fmad=false")
+__all__ = ["NvrtcResult", "compile_all", "compile_source", "compile_unit"]
 
 
 @dataclass
@@ -30,17 +27,14 @@ class NvrtcResult:
     spills: dict  # kernel -> spill stores + loads (bytes)
 
 
-def compile_source(path, arch):
-    """Compile one .cu file for ``arch`` (e.g. "sm_80"); return an :class:`NvrtcResult`."""
+def compile_unit(source, name, arch):
+    """Compile the source text ``source`` (program ``name``) for ``arch`` (e.g. "sm_80")."""
     from cuda.bindings import nvrtc
 
-    src = path.read_bytes()
-    headers = sorted(p for p in kernel_dir().iterdir() if p.suffix in (".cuh", ".h") and p.name != "cuda_host_shim.h")
-    err, prog = nvrtc.nvrtcCreateProgram(src, path.name.encode(), len(headers),
-                                         [h.read_bytes() for h in headers], [h.name.encode() for h in headers])
+    err, prog = nvrtc.nvrtcCreateProgram(source.encode(), name.encode(), 0, [], [])
     if err != nvrtc.nvrtcResult.NVRTC_SUCCESS:
-        raise RuntimeError(f"nvrtcCreateProgram failed for {path.name}: {err}")
-    opts = [f"--gpu-architecture={arch}".encode(), b"-Xptxas=-v", *(o.encode() for o in BACKEND_OPTIONS)]
+        raise RuntimeError(f"nvrtcCreateProgram failed for {name}: {err}")
+    opts = [f"--gpu-architecture={arch}".encode(), b"-Xptxas=-v", *(o.encode() for o in NVRTC_OPTIONS)]
     (err,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
     _, size = nvrtc.nvrtcGetProgramLogSize(prog)
     buf = b" " * size
@@ -59,4 +53,14 @@ def compile_source(path, arch):
         m = re.search(r"Used (\d+) registers", line)
         if m and current:
             registers[current] = int(m.group(1))
-    return NvrtcResult(path.name, arch, err == nvrtc.nvrtcResult.NVRTC_SUCCESS, log, registers, spills)
+    return NvrtcResult(name, arch, err == nvrtc.nvrtcResult.NVRTC_SUCCESS, log, registers, spills)
+
+
+def compile_source(path, arch):
+    """Compile one ``.cu`` file (its own translation unit, headers inlined) for ``arch``."""
+    return compile_unit(translation_unit([path]), path.name, arch)
+
+
+def compile_all(arch):
+    """Compile the unit the CUDA backend hands CuPy (every ``.cu``) for ``arch``."""
+    return compile_unit(translation_unit(), UNIT_NAME, arch)

@@ -4,6 +4,12 @@ Every entry point is ``extern "C" __global__ void name(params)``.  The parsed
 types drive both launchers (CuPy and the host emulator) and the argument
 check: a Python int reaches CuPy as int64 and a float as double, so every
 argument must already have exactly the C type of its parameter.
+
+Each ``.cu`` file is read as the compiler sees it, its headers inlined
+(:func:`gpuresample.gpu.sources.translation_unit`), and object-like macros
+(``#define NAME text``, ``\\`` continuations included) are expanded in the
+parameter lists: the drizzle kernels share theirs through
+``DRIZZLE_INPUT_PARAMS`` ... in ``drizzle_common.cuh``.
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernel_sources import kernel_dir
+from .sources import entry_sources, translation_unit
 
-__all__ = ["KernelSignature", "Param", "check_args", "kernel_signatures"]
+__all__ = ["KernelSignature", "Param", "check_args", "kernel_signatures", "parse_macros", "parse_signatures"]
 
 _ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\((.*?)\)\s*\{', re.S)
+_DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\(?)(.*)$", re.M)
+_IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
+_MAX_EXPANSION_DEPTH = 16
 
 # C base type -> numpy dtype (pointers: element type; scalars: the value's type)
 _CTYPES = {
@@ -72,12 +81,46 @@ def _parse_param(text, where):
     return Param(name=name, ctype=base, pointer=bool(star), const=bool(const))
 
 
+def _strip_comments(source):
+    """Join ``\\``-continued lines, then drop comments (the C preprocessor's order)."""
+    source = re.sub(r"\\\n", " ", source)
+    source = re.sub(r"/\*.*?\*/", " ", source, flags=re.S)
+    return re.sub(r"//[^\n]*", "", source)
+
+
+def parse_macros(source):
+    """{name: text} of the object-like macros (``#define NAME text``) in ``source``; function-like ones are skipped."""
+    macros = {}
+    for m in _DEFINE.finditer(_strip_comments(source)):
+        name, paren, text = m.groups()
+        if paren:
+            continue  # NAME(args): not used in parameter lists
+        text = " ".join(text.split())
+        if name in macros and macros[name] != text:
+            raise ValueError(f"macro {name} is defined twice with different text")
+        macros[name] = text
+    return macros
+
+
+def _expand(text, macros, where):
+    """``text`` with ``macros`` expanded until none is left."""
+    for _ in range(_MAX_EXPANSION_DEPTH):
+        expanded = _IDENT.sub(lambda m: macros.get(m.group(0), m.group(0)), text)
+        if expanded == text:
+            return text
+        text = expanded
+    raise ValueError(f"{where}: macros nest deeper than {_MAX_EXPANSION_DEPTH} levels (recursive?)")
+
+
 def parse_signatures(source, filename):
-    """Entry points of one source text."""
-    source = re.sub(r"//[^\n]*", "", source)
+    """Entry points of one source text (macros defined in it expanded in the parameter lists)."""
+    macros = parse_macros(source)
+    source = _strip_comments(source)
     sigs = []
     for m in _ENTRY.finditer(source):
-        params = tuple(_parse_param(p, f"{filename}:{m.group(1)}") for p in m.group(2).split(",") if p.strip())
+        where = f"{filename}:{m.group(1)}"
+        text = _expand(m.group(2), macros, where)
+        params = tuple(_parse_param(p, where) for p in text.split(",") if p.strip())
         sigs.append(KernelSignature(name=m.group(1), file=filename, params=params))
     return sigs
 
@@ -85,8 +128,8 @@ def parse_signatures(source, filename):
 def kernel_signatures():
     """{name: KernelSignature} for every entry point in ``kernels/*.cu``."""
     out = {}
-    for path in sorted(kernel_dir().glob("*.cu")):
-        for sig in parse_signatures(path.read_text(), path.name):
+    for path in entry_sources():
+        for sig in parse_signatures(translation_unit([path]), path.name):
             if sig.name in out:
                 raise ValueError(f"kernel {sig.name} defined twice ({out[sig.name].file}, {path.name})")
             out[sig.name] = sig

@@ -1,0 +1,349 @@
+"""The exposure loop: drizzle a sequence of exposures into one product's accumulators.
+
+:func:`drizzle_exposures` is the only place that knows the order of work for
+one exposure — weights, pixel map, input box, science drizzle (with the
+variance arrays in the same kernel pass where the backend can), the err
+drizzle of ``single=True``, the footprint-box variance drizzles otherwise,
+and the bookkeeping.  The untiled run, every tile of a tiled run (in this
+process, a forked or spawned worker, or a Dask task) call it; a tile passes
+its ``window`` (the part of the grid whose outputs it keeps) and ``select``
+(the exposures that reach it, with their reach), see :mod:`gpuresample.restrict`.
+
+It does not know how a kernel computes (the backend, behind
+:class:`gpuresample.Drizzle`) nor how the user spelled the arguments
+(:mod:`gpuresample.options`).
+
+Pixel conventions: arrays ``(ny, nx)``, 0-based; ``window`` and boxes are
+half-open ``(y0, y1, x0, x1)``; input limits inclusive ``(xmin, xmax, ymin,
+ymax)`` as drizzle's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .accumulator import Drizzle
+from .allocation import lazy_zeros, ram_zeros
+from .backends import get_backend
+from .exposure import VARIANCE_NAMES
+from .parallel import VarianceHelper
+from .pixmap import bbox_intervals, calc_pixmap
+from .products import input_row
+from .restrict import intersect, masked_weights, trimmed_limits
+from .scanner import shrink_box
+from .variance import VarianceAccumulator, error_from_variances, footprint_box, resample_variance_box
+from .weights import driz_weight
+
+__all__ = ["LoopResult", "PreparedExposure", "drizzle_exposures", "input_limits", "science_data"]
+
+log = logging.getLogger("gpuresample")
+
+
+def input_limits(shape, wcs):
+    """Inclusive input box (xmin, xmax, ymin, ymax) from the WCS bounding box (stcal rule)."""
+    ny, nx = shape
+    bbox = bbox_intervals(wcs)
+    if bbox is None:
+        return 0, nx - 1, 0, ny - 1
+    (x1, x2), (y1, y2) = bbox[:2]
+    xmin = max(0, int(x1 + 0.5))
+    ymin = max(0, int(y1 + 0.5))
+    xmax = max(xmin, min(nx - 1, int(x2 + 0.5)))
+    ymax = max(ymin, min(ny - 1, int(y2 + 0.5)))
+    return xmin, xmax, ymin, ymax
+
+
+def science_data(img):
+    """The data to drizzle: sky level subtracted unless already done (a new array; the input is never modified)."""
+    data = img.data
+    if not img.subtracted and img.level is not None:
+        data = data - img.level
+    return data
+
+
+class PreparedExposure:
+    """What every stage needs of one exposure: weights, pixel map, input box, footprint box.
+
+    With a tile's ``region`` and ``reach`` the weights are masked to the input
+    pixels that can reach the region and the input boxes trimmed to them
+    (``limits`` for the science drizzle, ``var_limits`` for the footprint-box
+    variance drizzles); ``active`` is False when nothing is left to drizzle.
+    """
+
+    def __init__(self, img, grid, params, psr, region=None, reach=None):
+        self.img = img
+        self.weight = driz_weight(img, params.weight_type, params.good_bits)
+        self.pixmap = calc_pixmap(img.wcs, grid.wcs, shape=img.shape, stepsize=params.pixmap_stepsize,
+                                  order=params.pixmap_order)
+        self.limits = self.var_limits = input_limits(img.shape, img.wcs)
+        self.lands = bool(shrink_box(self.pixmap, *self.limits)[4])
+        self.box = footprint_box(self.pixmap, grid.shape, psr, *self.limits) if self.lands else None
+        self.active = self.lands
+        if self.lands and region is not None:
+            self._restrict(grid.shape, params, region, reach)
+
+    def _restrict(self, grid_shape, params, region, reach):
+        full = self.limits
+        self.weight = masked_weights(self.weight, self.pixmap, region, reach)
+        limits = trimmed_limits(self.pixmap, grid_shape, full, self.weight, params.kernel)
+        if limits is None:  # every weight is zero: drizzle would write nothing at all
+            self.active = False
+            return
+        self.limits = limits
+        if params.enable_var and self.box is not None:
+            # the variance drizzles run on the footprint box (the map shifted to
+            # it, as resample_variance_box does): trim for that canvas
+            by0, by1, bx0, bx1 = self.box
+            shifted = self.pixmap.copy()
+            shifted[..., 0] -= bx0
+            shifted[..., 1] -= by0
+            self.var_limits = trimmed_limits(shifted, (by1 - by0, bx1 - bx0), full, self.weight, params.kernel)
+
+    def drizzle_args(self, params, psr):
+        """Keyword arguments of :meth:`gpuresample.Drizzle.add_image` for this exposure (jwst's choices)."""
+        xmin, xmax, ymin, ymax = self.limits
+        return dict(exptime=self.img.exposure_time, pixmap=self.pixmap, pixel_scale_ratio=psr, iscale=1.0,
+                    weight_map=self.weight, wht_scale=1.0, pixfrac=params.pixfrac, in_units="cps",
+                    xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
+
+    def variance_boxes(self, params, psr, names):
+        """The footprint-box variance drizzles ``{name: (box) float32}`` (consumes the pixel map)."""
+        if self.box is None or self.var_limits is None:
+            return {}
+        return resample_variance_box(self.img, self.pixmap, self.weight, self.box, psr, self.var_limits,
+                                     params.kernel, params.pixfrac, params.backend, names)
+
+
+@dataclass
+class LoopResult:
+    """The outputs of :func:`drizzle_exposures`.
+
+    ``arrays``: ``data``, ``wht`` and, as enabled, ``con`` ``(nplanes, ...)``,
+    ``dq``, ``err``, ``var_*``, all shaped like the window (the whole grid
+    without one: then the accumulators themselves, no copy).  ``rows``,
+    ``groups`` and ``bunit`` are the product's bookkeeping (every exposure
+    loaded; exposures a tile did not need are missing).
+    """
+
+    arrays: dict
+    rows: list = field(default_factory=list)
+    groups: dict = field(default_factory=dict)
+    bunit: object = None
+
+    @property
+    def any_weight(self):
+        """True when some output pixel received a positive weight."""
+        return bool(np.any(self.arrays["wht"] > 0))
+
+
+def _filled(alloc, shape, window, fill):
+    """The science canvas pre-filled with the fill value (only inside the window when there is one)."""
+    if window is None:
+        return alloc(shape, np.float32, fill)
+    canvas = alloc(shape, np.float32, 0)
+    y0, y1, x0, x1 = window
+    canvas[y0:y1, x0:x1] = np.float32(fill)
+    return canvas
+
+
+class _Accumulators:
+    """One product's Drizzle objects and variance sums (the window's, or the whole grid's)."""
+
+    def __init__(self, grid, params, n_inputs, window, alloc, same_pass):
+        shape = grid.shape
+        self.window = window or (0, shape[0], 0, shape[1])
+        y0, y1, x0, x1 = self.window
+        # a window's canvas is a lazy full-grid map (only the pages near the
+        # window are touched); window-sized arrays are plain RAM
+        canvas = alloc if window is None else lazy_zeros
+        small = alloc if window is None else ram_zeros
+        fill = float(params.fillval)
+        # Pre-filling the output with the fill value and passing "INDEF" is the
+        # same as drizzle's re-fill of zero-weight pixels after every image (a
+        # zero-weight pixel takes the first contribution verbatim), without that
+        # whole-canvas pass per exposure.  The kernel backends keep only the
+        # window's sums (device memory scales with the tile); the footprints are
+        # still clipped against the whole grid, so the window's pixels are those
+        # of the whole-grid run.
+        self.driz = Drizzle(kernel=params.kernel, fillval="INDEF", out_img=_filled(canvas, shape, window, fill),
+                            max_ctx_id=max(n_inputs, 1) - 1, disable_ctx=not params.enable_ctx,
+                            backend=params.backend, allocator=canvas, window=window)
+        self.err_driz = None
+        if params.enable_err and params.err_from == "driz":
+            # single=True: the err arrays drizzled like the data (stcal)
+            self.err_driz = Drizzle(kernel=params.kernel, fillval="INDEF",
+                                    out_img=_filled(canvas, shape, window, fill), disable_ctx=True,
+                                    backend=params.backend, allocator=canvas, window=window)
+        self.var_acc = None
+        if params.enable_var:
+            self.var_acc = VarianceAccumulator((y1 - y0, x1 - x0), params.weight_type, alloc=small)
+        self.same_pass = same_pass
+        self.small = small
+
+    def add(self, ex, params, psr, helper, k):
+        """Drizzle one prepared exposure into every accumulator."""
+        img = ex.img
+        kw = ex.drizzle_args(params, psr)
+        names = [n for n in VARIANCE_NAMES if getattr(img, n) is not None] if self.same_pass else []
+        dq = img.dq if params.propagate_dq else None
+        if names:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # sqrt of negative variance -> NaN
+                roots = [np.sqrt(getattr(img, n)) for n in names]
+            self.driz.add_image(science_data(img), dq=dq, linear=roots, **kw)
+            del roots
+        else:
+            self.driz.add_image(science_data(img), dq=dq, **kw)
+        if self.err_driz is not None and img.err is not None:
+            self.err_driz.add_image(img.err, **kw)
+        if self.var_acc is None:
+            return
+        clip = None if ex.box is None else intersect(ex.box, self.window)
+        wy0, wx0 = self.window[0], self.window[2]
+        if self.same_pass:
+            # the per-image means of sqrt(var) are window-shaped
+            boxes = {}
+            if clip is not None:
+                cy0, cy1, cx0, cx1 = clip
+                boxes = {n: self.driz.last_linear[m][cy0 - wy0 : cy1 - wy0, cx0 - wx0 : cx1 - wx0] ** 2
+                         for m, n in enumerate(names)}
+        else:
+            boxes = ex.variance_boxes(params, psr, VARIANCE_NAMES if helper is None else ("var_rnoise",))
+            if helper is not None:
+                boxes.update(helper.result(k))
+            if clip is not None:
+                by0, bx0 = ex.box[0], ex.box[2]
+                cy0, cy1, cx0, cx1 = clip
+                boxes = {n: a[cy0 - by0 : cy1 - by0, cx0 - bx0 : cx1 - bx0] for n, a in boxes.items()}
+        # the mosaic path combines even an empty set of boxes: it still widens
+        # the covered region that finalize works on (as the untiled run always did)
+        if clip is not None and (boxes or not self.same_pass):
+            cy0, cy1, cx0, cx1 = clip
+            self.var_acc.combine(img, (cy0 - wy0, cy1 - wy0, cx0 - wx0, cx1 - wx0), boxes)
+
+    def finish(self, params, psr):
+        """The window's output arrays (copies for a window, the accumulators themselves for the whole grid)."""
+        y0, y1, x0, x1 = self.window
+        whole = (y0, x0) == (0, 0) and (y1, x1) == self.driz.out_shape
+
+        def cut(a):
+            return a if whole else a[..., y0:y1, x0:x1].copy()
+
+        driz = self.driz
+        out = {"data": cut(driz.out_img), "wht": cut(driz.out_wht)}
+        if params.enable_ctx:
+            out["con"] = cut(driz.out_ctx)
+        if params.propagate_dq:
+            out["dq"] = cut(driz.out_dq) if driz.out_dq is not None else self.small((y1 - y0, x1 - x0), np.uint32, 0)
+        if self.err_driz is not None:
+            err = cut(self.err_driz.out_img)
+            # drizzle re-applies the fill to zero-weight pixels after every
+            # image; pre-filling + "INDEF" differs only where the weight ends
+            # at exactly 0, so apply the fill there once at the end
+            err[cut(self.err_driz.out_wht) == 0] = np.float32(float(params.fillval))
+            out["err"] = (err / (1.0 if psr is None else psr)).astype(np.float32)
+        if self.var_acc is not None:
+            covered = self.var_acc.covered
+            variances = self.var_acc.finalize(psr)
+            if params.enable_err:
+                out["err"] = error_from_variances(variances, self.small, covered)
+            if params.report_var:
+                out.update(variances)
+        return out
+
+
+def _variance_helper(load, n_inputs, prepare, params, psr, workers, same_pass):
+    """A forked helper drizzling the flat and Poisson variances of exposure k+1 meanwhile (CPU backend)."""
+    if not params.enable_var or same_pass or workers < 2 or n_inputs < 2:
+        return None
+
+    def compute(k, img, names):
+        ex = prepare(k, img)  # the same code and inputs as the main process: bitwise its boxes
+        return ex.variance_boxes(params, psr, names) if ex.active else {}
+
+    return VarianceHelper(n_inputs, load, compute, ("var_poisson", "var_flat"))
+
+
+def drizzle_exposures(load, n_inputs, grid, params, psr, *, window=None, select=None, alloc=None,
+                      progress=None, workers=1):
+    """Drizzle exposures ``load(0) .. load(n_inputs - 1)`` onto ``grid``.
+
+    Parameters
+    ----------
+    load : callable
+        ``load(k)`` -> exposure k as a loaded :class:`gpuresample.Image` (a
+        file input is read only then, so one exposure is in memory at a time).
+    n_inputs : int
+        Inputs of the product: context bit ``k`` is input ``k`` (skipped
+        inputs consume their bit).
+    grid : OutputGrid
+    params : DrizzleParams
+    psr : float
+        Pixel scale ratio (output / input).
+    window : tuple, optional
+        ``(y0, y1, x0, x1)`` of the outputs to keep (a tile); default the
+        whole grid.  The canvas stays the whole grid (drizzle clips the
+        footprints against it), but only the window's pages are touched.
+    select : dict, optional
+        ``{k: reach}``: only these exposures, with their weights masked to the
+        input pixels within ``reach`` output pixels of the window (a tile).
+        Default: every exposure, unmasked.
+    alloc : callable, optional
+        ``alloc(shape, dtype, fill)`` for the whole-grid arrays (RAM or
+        scratch memory maps); ignored with a window.
+    progress : callable, optional
+        ``progress(k, image, seconds)`` after each exposure loaded.
+    workers : int
+        With ``>= 2`` (CPU backend) a forked helper drizzles the flat and
+        Poisson variances of the next exposure meanwhile; the results do
+        not depend on it.
+
+    Returns
+    -------
+    LoopResult
+    """
+    alloc = alloc or ram_zeros
+    same_pass = params.enable_var and get_backend(params.backend).same_pass_linear
+
+    def prepare(k, img):
+        if select is None:
+            return PreparedExposure(img, grid, params, psr)
+        return PreparedExposure(img, grid, params, psr, region=window, reach=select[k])
+
+    acc = _Accumulators(grid, params, n_inputs, window, alloc, same_pass)
+    helper = _variance_helper(load, n_inputs, prepare, params, psr, workers, same_pass)
+    result = LoopResult(arrays={})
+    try:
+        for k in range(n_inputs):
+            if select is not None and k not in select:
+                acc.driz.skip_context_id()  # does not reach the window: keeps bit k == input k
+                continue
+            t0 = time.perf_counter()
+            img = load(k)
+            row = input_row(k, img)
+            result.rows.append(row)
+            result.groups.setdefault(img.group_id, row)
+            ex = prepare(k, img)
+            if not ex.active:
+                if select is None:  # a tile run's planning pass reports it once
+                    log.warning("%s: no pixel maps onto the output grid; skipped", img.filename)
+                acc.driz.skip_context_id()
+                if helper is not None:
+                    helper.result(k)
+            else:
+                acc.add(ex, params, psr, helper, k)
+                if result.bunit is None:
+                    result.bunit = img.bunit_data
+            if progress is not None:
+                progress(k, img, time.perf_counter() - t0)
+            del ex, img
+    finally:
+        if helper is not None:
+            helper.close()
+    result.arrays = acc.finish(params, psr)
+    return result

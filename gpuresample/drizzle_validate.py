@@ -1,0 +1,348 @@
+"""Validation of :meth:`gpuresample.Drizzle.add_image` arguments into a :class:`DrizzleStep`.
+
+:func:`validate_add_image` checks every argument of one ``add_image`` call,
+in drizzle's order, against what the :class:`~gpuresample.Drizzle` object
+has already set up (kernel, output shape, ``out_img2`` arrays, number of
+images added) and returns the normalised arguments as a :class:`DrizzleStep`.
+It raises ``ValueError`` / ``TypeError`` naming the argument and changes no
+state, so a failing ``add_image`` leaves its outputs as they were.
+
+Pixel conventions are drizzle's (see :mod:`gpuresample.accumulator`):
+arrays are ``(ny, nx)``, ``pixmap[j, i] = (x, y)`` is the 0-based output
+position of the centre of input pixel ``(i, j)`` and ``xmin..ymax`` are
+0-based, inclusive input-pixel limits.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from .drizzle_args import as_2d_float32, check_dq_type, finite_positive
+from .scanner import shrink_box
+
+__all__ = [
+    "POINT_KERNEL_PIXFRAC",
+    "DrizzleStep",
+    "check_data2",
+    "check_linear",
+    "check_pixfrac",
+    "effective_kernel",
+    "inferred_output_grid",
+    "input_box",
+    "validate_add_image",
+    "zero_weight_non_finite",
+]
+
+#: drizzle silently switches to the point kernel at or below this pixfrac.
+POINT_KERNEL_PIXFRAC = 0.001
+
+
+class DrizzleStep:
+    """Everything one ``add_image`` call hands to a backend (validated).
+
+    Attributes mirror drizzle's C parameters: ``data`` (float32), ``weights``
+    (float32, non-finite data/weights already set to weight 0), ``pixmap``
+    (float64, ``(ny, nx, 2)``), ``data2`` (list of float32 arrays or None),
+    ``dq`` (uint32 or None), ``ctx_plane``/``ctx_bit`` (0-based bit of this
+    input, or None), ``iscale`` (already divided by the exposure time for
+    ``in_units="counts"``), ``pscale_ratio``, ``pixfrac``, ``kernel``,
+    ``wht_scale``, ``in_units``, ``expscale``, inclusive input limits
+    ``xmin..xmax``, ``ymin..ymax`` and the processed fill strings.
+    """
+
+    __slots__ = (
+        "ctx_bit", "ctx_plane", "data", "data2", "dq", "expscale", "fillval", "fillval2",
+        "in_units", "iscale", "kernel", "linear", "pixfrac", "pixmap", "pscale_ratio", "weights",
+        "wht_scale", "xmax", "xmin", "ymax", "ymin",
+    )
+
+    def __init__(self, **kw):
+        for k, v in kw.items():
+            setattr(self, k, v)
+
+
+# ------------------------------------------------------------- input arrays
+def check_data(data):
+    """``data`` as a float32 ``(ny, nx)`` array of at least 2x2 pixels."""
+    data = as_2d_float32(data, "data")
+    ny, nx = data.shape
+    if nx < 2 or ny < 2:
+        raise ValueError(
+            f"'data' must be at least 2x2 pixels (drizzle interpolates pixel corners from a "
+            f"2x2 neighbourhood of the pixel map); got shape {data.shape}"
+        )
+    return data
+
+
+def check_pixmap(pixmap, shape):
+    """``pixmap`` as float64 ``(ny, nx, 2)`` matching ``data``'s ``shape``."""
+    ny, nx = shape
+    pixmap = np.asarray(pixmap, dtype=np.float64)
+    if pixmap.shape != (ny, nx, 2):
+        raise ValueError(
+            f"'pixmap' must have shape (ny, nx, 2) = {(ny, nx, 2)} matching 'data'; "
+            f"got {pixmap.shape}"
+        )
+    return pixmap
+
+
+def _like_data(arr, name, shape):
+    """``arr`` as float32 2-D of ``data``'s ``shape`` (``name`` in the errors)."""
+    arr = as_2d_float32(arr, name)
+    if arr.shape != shape:
+        raise ValueError(f"'{name}' shape {arr.shape} is not consistent with 'data' shape {shape}")
+    return arr
+
+
+def check_weight_map(weight_map, shape):
+    """``weight_map`` as float32 of ``data``'s ``shape``, or None."""
+    return None if weight_map is None else _like_data(weight_map, "weight_map", shape)
+
+
+def check_data2(data2, shape, out_img2, ncoadds):
+    """``data2`` as a list (None entries for absent or empty arrays), or None.
+
+    Checks the list against the ``out_img2`` arrays set up before (at
+    construction or by earlier images) and the ``ncoadds`` images added so far.
+    """
+    d2list = None
+    if data2 is not None:
+        items = [data2] if isinstance(data2, np.ndarray) else list(data2)
+        d2list = [
+            None if d2 is None or np.size(d2) == 0 else _like_data(d2, f"data2[{k}]", shape)
+            for k, d2 in enumerate(items)
+        ]
+        if out_img2 is not None and len(out_img2) != len(d2list):
+            raise ValueError(
+                f"'data2' has {len(d2list)} arrays but {len(out_img2)} 'out_img2' arrays "
+                "were set up before."
+            )
+    elif out_img2 is not None and ncoadds > 0:
+        raise ValueError(
+            "'data2' is required: previous images were added with data2 "
+            f"({len(out_img2)} 'out_img2' arrays)."
+        )
+    if d2list is not None and out_img2 is None and ncoadds > 0:
+        raise ValueError(
+            "Mismatch between the number of 'out_img2' images and the number of inputs: "
+            "earlier images were added without 'data2'."
+        )
+    return d2list
+
+
+def check_dq(dq, shape):
+    """``dq`` as uint32 of ``data``'s ``shape`` (<= 32-bit integers only), or None."""
+    if dq is None:
+        return None
+    dq = np.asarray(check_dq_type(dq, "dq"), dtype=np.uint32)
+    if dq.shape != shape:
+        raise ValueError(f"'dq' shape {dq.shape} is not consistent with 'data' shape {shape}")
+    return dq
+
+
+def check_linear(linear, shape):
+    """``linear`` (gpuresample extension) as a list of float32 arrays of ``data``'s ``shape``, or None."""
+    if linear is None:
+        return None
+    linear = [as_2d_float32(a, f"linear[{k}]") for k, a in enumerate(linear)]
+    for k, a in enumerate(linear):
+        if a.shape != shape:
+            raise ValueError(f"'linear[{k}]' shape {a.shape} is not consistent with 'data' shape {shape}")
+    return linear
+
+
+# ---------------------------------------------------------------- scalars
+def check_pixfrac(pixfrac):
+    """``pixfrac`` as a float in (0, 1]."""
+    try:
+        pixfrac = float(pixfrac)
+    except (TypeError, ValueError):
+        raise ValueError(f"'pixfrac' must be a number in (0, 1]; got {pixfrac!r}") from None
+    if not (math.isfinite(pixfrac) and 0.0 < pixfrac <= 1.0):
+        raise ValueError(f"'pixfrac' must be finite and in (0, 1]; got {pixfrac!r}")
+    return pixfrac
+
+
+def check_iscale(iscale):
+    """``iscale`` as a finite float."""
+    iscale = float(iscale)
+    if not math.isfinite(iscale):
+        raise ValueError(f"'iscale' must be finite; got {iscale!r}")
+    return iscale
+
+
+def check_pixel_scale_ratio(pixel_scale_ratio, kernel):
+    """``pixel_scale_ratio`` as a float > 0, or None (not allowed for the tophat kernel)."""
+    if pixel_scale_ratio is not None:
+        return finite_positive(pixel_scale_ratio, "pixel_scale_ratio")
+    if kernel == "tophat":
+        raise ValueError("'pixel_scale_ratio' must be given for the tophat kernel")
+    return None
+
+
+def check_in_units(in_units):
+    """``in_units``: ``"cps"`` or ``"counts"``."""
+    if in_units not in ("cps", "counts"):
+        raise ValueError(f"'in_units' must be 'cps' or 'counts'; got {in_units!r}")
+    return in_units
+
+
+# ------------------------------------------------------------ input limits
+def _limit(v, name, default, hi):
+    """One input limit: None -> ``default``, clipped to ``[0, hi]`` (as drizzle)."""
+    if v is None:
+        return default
+    if not isinstance(v, numbers.Real) or not math.isfinite(v):
+        raise ValueError(f"'{name}' must be a finite number; got {v!r}")
+    return int(min(max(v, 0), hi))
+
+
+def input_box(xmin, xmax, ymin, ymax, shape):
+    """Inclusive 0-based input limits ``(xmin, xmax, ymin, ymax)`` for ``data``'s ``shape``.
+
+    As drizzle: negative/None -> 0, above the image -> the last pixel.  The box
+    must span at least 2 pixels in x and in y.
+    """
+    ny, nx = shape
+    xmin = _limit(xmin, "xmin", 0, nx - 1)
+    ymin = _limit(ymin, "ymin", 0, ny - 1)
+    xmax = _limit(xmax, "xmax", nx - 1, nx - 1)
+    ymax = _limit(ymax, "ymax", ny - 1, ny - 1)
+    if xmax <= xmin or ymax <= ymin:
+        raise ValueError(
+            f"input box xmin={xmin}, xmax={xmax}, ymin={ymin}, ymax={ymax} must span at least "
+            "2 pixels in x and in y"
+        )
+    return xmin, xmax, ymin, ymax
+
+
+def check_finite_box(pixmap, box):
+    """Refuse a box with fewer than 2 rows or columns of non-NaN ``pixmap`` entries.
+
+    drizzle shrinks the box to the rows/columns with non-NaN pixmap values and
+    fails if fewer than 2 remain in either direction: check it here, before the
+    context ID and exposure time change.
+    """
+    if not shrink_box(pixmap, *box)[4]:
+        raise ValueError(
+            "'pixmap' has too few finite entries: at least two rows and two columns of the "
+            "input box need a non-NaN (x, y)"
+        )
+
+
+def inferred_output_grid(pixmap, box):
+    """``(new_shape, origin)`` of the output covering the pixel map's extent in ``box``.
+
+    ``new_shape`` is ``(ny, nx)``; ``origin`` is the ``(x, y)`` output position
+    that becomes pixel ``(0, 0)``.
+    """
+    xmin, xmax, ymin, ymax = box
+    sub = pixmap[ymin : ymax + 1, xmin : xmax + 1]
+    ok = ~(np.isnan(sub[..., 0]) | np.isnan(sub[..., 1]))
+    xs, ys = sub[..., 0][ok], sub[..., 1][ok]
+    x0, x1 = int(np.floor(xs.min())), int(np.ceil(xs.max()))
+    y0, y1 = int(np.floor(ys.min())), int(np.ceil(ys.max()))
+    return (y1 - y0 + 1, x1 - x0 + 1), (x0, y0)
+
+
+# --------------------------------------------------------- kernel, weights
+def effective_kernel(kernel, pixfrac, stacklevel=1):
+    """The kernel drizzle runs: ``"point"`` at pixfrac <= 0.001, with a warning.
+
+    Also warns that lanczos kernels ignore ``pixfrac``.  ``stacklevel`` as
+    ``warnings.warn``'s, counted from the caller of this function (1: the
+    line calling it).
+    """
+    if pixfrac <= POINT_KERNEL_PIXFRAC and kernel != "point":
+        warnings.warn(
+            f"pixfrac={pixfrac} <= {POINT_KERNEL_PIXFRAC}: using the 'point' kernel instead of "
+            f"'{kernel}' (as drizzle does).",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+        kernel = "point"
+    if kernel in ("lanczos2", "lanczos3") and abs(pixfrac - 1.0) > 1.0e-5:
+        warnings.warn(
+            "In lanczos kernel, pixel_fraction is ignored and assumed to be 1.0",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return kernel
+
+
+def zero_weight_non_finite(data, weights):
+    """``(data, weights)`` with weight 0 (and data 0) where data or weight is not finite.
+
+    ``weights`` None means 1 everywhere; the inputs are not modified.  A sum is
+    finite only if every term is (or overflows, which the exact check then
+    handles): one cheap reduction on the usual path.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        clean = np.isfinite(np.sum(data)) and (weights is None or np.isfinite(np.sum(weights)))
+    bad = None
+    if not clean:
+        bad = ~np.isfinite(data)
+        if weights is not None:
+            bad |= ~np.isfinite(weights)
+    if bad is not None and bad.any():
+        weights = np.ones_like(data) if weights is None else weights.copy()
+        weights[bad] = 0.0
+        data = np.where(bad, np.float32(0), data)
+    if weights is None:
+        weights = np.ones_like(data)
+    return data, weights
+
+
+# ------------------------------------------------------------------- all
+def validate_add_image(
+    data, exptime, pixmap, data2, dq, iscale, pixel_scale_ratio, weight_map,
+    wht_scale, pixfrac, in_units, xmin, xmax, ymin, ymax,
+    *, kernel, out_shape, out_img2, ncoadds, fillval, fillval2, stacklevel=1,
+):
+    """Check the arguments of one ``add_image`` call; return ``(step, new_shape, origin)``.
+
+    The arguments are those of :meth:`gpuresample.Drizzle.add_image` (after the
+    deprecated ``scale`` is resolved, without ``linear``), checked in drizzle's
+    order; the keyword-only ones describe the ``Drizzle`` object: its
+    ``kernel``, ``out_shape`` (None before it is known), ``out_img2`` list (or
+    None), number of images added ``ncoadds`` and processed fill strings.
+    ``stacklevel`` as ``warnings.warn``'s, counted from the caller of this
+    function (1: the line calling it).
+
+    ``step`` is a :class:`DrizzleStep` without context bit or ``linear``;
+    ``new_shape`` ``(ny, nx)`` and ``origin`` ``(x, y)`` of the output grid
+    inferred from the pixel map when ``out_shape`` is None, else None.
+    Raises ``ValueError`` / ``TypeError`` before anything changes.
+    """
+    data = check_data(data)
+    exptime = finite_positive(exptime, "exptime")
+    pixmap = check_pixmap(pixmap, data.shape)
+    weights = check_weight_map(weight_map, data.shape)
+    d2list = check_data2(data2, data.shape, out_img2, ncoadds)
+    dq = check_dq(dq, data.shape)
+    pixfrac = check_pixfrac(pixfrac)
+    iscale = check_iscale(iscale)
+    pixel_scale_ratio = check_pixel_scale_ratio(pixel_scale_ratio, kernel)
+    wht_scale = finite_positive(wht_scale, "wht_scale")
+    in_units = check_in_units(in_units)
+    box = input_box(xmin, xmax, ymin, ymax, data.shape)
+    check_finite_box(pixmap, box)
+    new_shape = origin = None
+    if out_shape is None:
+        new_shape, origin = inferred_output_grid(pixmap, box)
+    kernel = effective_kernel(kernel, pixfrac, stacklevel=stacklevel + 1)
+    data, weights = zero_weight_non_finite(data, weights)
+
+    xmin, xmax, ymin, ymax = box
+    step = DrizzleStep(
+        data=data, weights=weights, pixmap=pixmap, data2=d2list, dq=dq,
+        ctx_plane=None, ctx_bit=None, iscale=iscale, pscale_ratio=pixel_scale_ratio,
+        pixfrac=pixfrac, kernel=kernel, wht_scale=wht_scale, in_units=in_units,
+        expscale=1.0 if in_units == "cps" else exptime, xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax,
+        fillval=fillval, fillval2=fillval2,
+    )
+    return step, new_shape, origin

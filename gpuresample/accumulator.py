@@ -84,7 +84,7 @@ class Drizzle:
         creates itself (default: numpy in RAM); gpuresample uses it for
         memory-mapped scratch outputs.
     backend : {"auto", "cpu", "cuda", "emulator"}
-        Where the computation runs (see :mod:`gpuresample.backends`).
+        Where the computation runs (see ``gpuresample.backends``).
         ``"auto"`` honours the ``GPURESAMPLE_BACKEND`` environment variable,
         else uses CUDA when it can run and the CPU otherwise, logging why.
     window : tuple of int, optional

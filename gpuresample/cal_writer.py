@@ -46,16 +46,16 @@ def _meta_tree(img, exp_type):
 
 
 def write_cal(path, image, overwrite=False, exp_type="NRC_IMAGE", use_datamodels=None):
-    """Write one exposure (an :class:`Image` or model dict) as a ``_cal.fits`` file.
+    """Write one exposure (an :class:`~gpuresample.Image` or model dict) as a ``_cal.fits`` file.
 
     Arrays are stored as float32 (DQ uint32), as jwst stores them.  Written
     atomically; an existing file is only replaced with ``overwrite=True``.
     """
     img = Image.from_dict(image) if isinstance(image, dict) else image
     if use_datamodels is None:
-        from .readers import _have_datamodels
+        from .readers import have_datamodels
 
-        use_datamodels = _have_datamodels()
+        use_datamodels = have_datamodels()
     path = Path(path)
     meta = _meta_tree(img, exp_type)
     arrays = {name: np.asarray(getattr(img, name), dtype=dt) for name, _, dt in _HDUS

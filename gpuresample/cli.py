@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import importlib.util
 import logging
 import os
 import shutil
@@ -391,9 +392,8 @@ def _demo(args):
                f"total {time.perf_counter() - t0:.2f} s")
     _say(args, f"  product: {product.resolve()}")
     if args.preview:
-        from .preview import _have_matplotlib
-
-        plain = "" if _have_matplotlib() else " (plain grey-scale: pip install 'gpuresample[preview]' for sky axes)"
+        plain = "" if importlib.util.find_spec("matplotlib") else (
+            " (plain grey-scale: pip install 'gpuresample[preview]' for sky axes)")
         _say(args, f"  preview: {png.resolve()}{plain}")
     if args.save_inputs:
         _say(args, f"  inputs:  {len(cal_names)} _cal.fits files and {asn.resolve()}; try: gpuresample {asn}")

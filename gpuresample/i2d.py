@@ -82,7 +82,7 @@ def fits_wcs_header(wcs, shape):
     """A celestial FITS WCS header (TAN, + SIP when needed) for a GWCS on a ``(ny, nx)`` grid.
 
     The fit uses gwcs's ``to_fits_sip`` over the whole grid and raises the
-    polynomial degree until the FITS WCS is within :data:`WCS_TOLERANCE`
+    polynomial degree until the FITS WCS is within ``WCS_TOLERANCE`` (0.01 pixel)
     pixel; the achieved error at the corners and centre is recorded as
     ``GWCSERR``.  A pure TAN output grid (the default grid) needs degree 1.
     """
@@ -283,9 +283,9 @@ def write_product(path, result, overwrite=False, blendheaders=True, use_datamode
             primary = _primary_cards(result, result.blended if blendheaders else None, path.name)
             sci_header = fits_wcs_header(result.wcs, result.shape)
             if use_datamodels is None:
-                from .readers import _have_datamodels
+                from .readers import have_datamodels
 
-                use_datamodels = _have_datamodels()
+                use_datamodels = have_datamodels()
             if use_datamodels:
                 _write_datamodels(tmp, result, primary, sci_header, path.name)
             else:
@@ -305,11 +305,11 @@ def read_product(path):
     """
     from astropy.io import fits
 
-    from .readers import _check_file, _sniff
+    from .readers import check_input_file, file_kind
     from .result import ResampleResult
 
-    path = _check_file(path)
-    if _sniff(path) == "asdf":
+    path = check_input_file(path)
+    if file_kind(path) == "asdf":
         import asdf
 
         with asdf.open(path, memmap=False) as af:

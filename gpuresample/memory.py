@@ -32,7 +32,6 @@ __all__ = [
 
 log = logging.getLogger("gpuresample")
 
-_ENV = "DMODEL_ALLOWED_MEMORY"
 
 
 def available_memory():
@@ -79,28 +78,6 @@ def estimate_memory(out_shape, n_inputs, max_input_pixels, *, enable_ctx, enable
         est["variance helper process"] = 28 * m + 2 * 8 * box
     est["total"] = sum(est.values())
     return est
-
-
-def resolve_allowed_memory(allowed_memory):
-    """The fraction to enforce (argument, else $DMODEL_ALLOWED_MEMORY), or None."""
-    if allowed_memory is None:
-        env = os.environ.get(_ENV, "").strip()
-        if not env:
-            return None
-        try:
-            allowed_memory = float(env)
-        except ValueError:
-            raise ValueError(f"environment variable {_ENV}={env!r} is not a number") from None
-        source = f"${_ENV}"
-    else:
-        source = "allowed_memory"
-    try:
-        frac = float(allowed_memory)
-    except (TypeError, ValueError):
-        raise ValueError(f"allowed_memory must be a number in (0, 1] or None; got {allowed_memory!r}") from None
-    if not (frac > 0):
-        raise ValueError(f"{source} must be > 0 (a fraction of available memory); got {allowed_memory!r}")
-    return frac
 
 
 def check_memory(estimate, allowed_fraction, available=None, what="host"):
@@ -203,6 +180,21 @@ class RunPlan:
     max_input_pixels: int
 
 
+def _tile_budget(estimate, allowed, available, what, untiled, why):
+    """None when ``estimate`` fits ``allowed`` x ``available``; else the byte budget the tiles must fit.
+
+    Without tiles (``untiled``) the run is refused, naming ``tile="auto"`` and ``why`` it helps.
+    """
+    try:
+        check_memory(estimate, allowed, available=available, what=what)
+    except OutputTooLargeError as exc:
+        if untiled:
+            raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size): {why}', exc.required,
+                                      exc.allowed) from None
+        return allowed * (available or 0)
+    return None
+
+
 def plan_run(grid_shape, n_per_product, max_input_pixels, params, *, allowed, tile, scheduler, in_memory,
              workers, backend):
     """The :class:`RunPlan` of a run: estimates checked against ``allowed`` x available memory.
@@ -217,31 +209,20 @@ def plan_run(grid_shape, n_per_product, max_input_pixels, params, *, allowed, ti
     untiled = tile is None and scheduler is None
     est = params_estimate(grid_shape, n_per_product, max_input_pixels, params, workers)
     log.info("memory estimate: %.1f MiB", est["total"] / 2**20)
-    host_allowed = None
-    tile_shape = None if tile == "auto" else tile
-    try:
-        check_memory(est, allowed)
-    except OutputTooLargeError as exc:
-        if untiled:
-            raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size) to resample the mosaic in tiles '
-                                      "within this limit", exc.required, exc.allowed) from None
-        host_allowed = allowed * (available_memory() or 0)  # tiles: checked per tile, outputs in files
-        tile_shape = tile
+    # over the host limit, tiles are checked one by one and their outputs go to files
+    host_allowed = _tile_budget(est, allowed, available_memory(), "host", untiled,
+                                "the mosaic is then resampled in tiles within this limit")
     device = backend.device_memory()
     dev_total = device_allowed = None
     if device is not None:
         dev = params_device_estimate(grid_shape, max_input_pixels, params)
         dev_total = dev["total"]
         log.info("device memory estimate: %.1f MiB", dev_total / 2**20)
-        free = device[0]
-        try:
-            check_device_memory(dev, allowed, free)
-        except OutputTooLargeError as exc:
-            if untiled:
-                raise OutputTooLargeError(f'{exc}; pass tile="auto" (or a tile size): tiles keep only their own '
-                                          "part of the grid on the device", exc.required, exc.allowed) from None
-            device_allowed = allowed * free  # the kernels keep one tile on the device, checked per tile
-            tile_shape = tile
+        # the kernels keep one tile on the device: over the device limit, tiles are checked one by one
+        device_allowed = _tile_budget(dev, allowed, device[0], "device", untiled,
+                                      "tiles keep only their own part of the grid on the device")
+    over = host_allowed is not None or device_allowed is not None
+    tile_shape = tile if over or tile != "auto" else None
     if scheduler is not None and tile_shape is None:
         tile_shape = tuple(min(DEFAULT_TILE, n) for n in grid_shape)
     return RunPlan(tiled=tile_shape is not None, tile_shape=tile_shape,

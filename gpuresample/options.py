@@ -22,6 +22,7 @@ from pathlib import Path
 from .backends import AVAILABLE_BACKENDS
 from .dqflags import DEFAULT_GOOD_BITS, parse_good_bits
 from .drizzle_args import process_fillval
+from .drizzle_validate import check_pixfrac as drizzle_pixfrac
 from .kernel_info import normalize_kernel
 from .weights import WEIGHT_TYPES
 
@@ -32,7 +33,7 @@ __all__ = [
     "check_pixel_scale", "check_pixel_scale_ratio", "check_pixfrac", "check_pixmap_order", "check_pixmap_stepsize",
     "check_progress", "check_propagate_dq", "check_report_var", "check_rotation", "check_scheduler", "check_single",
     "check_tile", "check_tile_output", "check_tile_workers", "check_weight_type", "check_workdir", "check_workers",
-    "parse_tile", "partial_folder", "resolve_allowed_memory", "resolve_tile_workers", "resolve_workers",
+    "partial_folder",
 ]
 
 #: Environment variable giving ``allowed_memory`` when the argument is None.
@@ -90,11 +91,15 @@ def _count(value, name, auto, integer_types=numbers.Integral):
 
 # ---------------------------------------------------------------- drizzle parameters
 def check_pixfrac(value):
-    """``pixfrac``: the drizzle pixel fraction, a finite number in ``(0, 1]``; returns a float."""
-    v = _number(value, "pixfrac")
-    if v is None or not 0 < v <= 1:
-        raise ValueError(f"pixfrac must be a number in (0, 1]; got {value!r}")
-    return v
+    """``pixfrac``: the drizzle pixel fraction, a finite number in ``(0, 1]``; returns a float.
+
+    The range is :class:`gpuresample.Drizzle`'s own rule (one rule for the
+    step, the command line and the drop-in class); the step takes numbers
+    only, not numeric strings.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"pixfrac must be a number; got {value!r}")
+    return drizzle_pixfrac(value)
 
 
 def check_kernel(value):
@@ -312,10 +317,6 @@ check_report_var = _flag_validator("report_var", "keep the variance arrays in th
 check_propagate_dq = _flag_validator("propagate_dq", "make the OR-combined DQ array")
 
 # The names of the copies in other modules (parallel, tiling, memory), which will import these instead.
-parse_tile = check_tile
-resolve_tile_workers = check_tile_workers
-resolve_workers = check_workers
-resolve_allowed_memory = check_allowed_memory
 
 
 # ---------------------------------------------------------------- all of them

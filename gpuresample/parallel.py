@@ -16,23 +16,13 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-import os
 from concurrent.futures import ProcessPoolExecutor
 
 from .workers import VARIANCE_HELPER, can_fork
 
 log = logging.getLogger("gpuresample")
 
-__all__ = ["VarianceHelper", "resolve_workers"]
-
-
-def resolve_workers(workers):
-    """Number of processes to use: "auto" -> min(2, CPUs), else a positive int."""
-    if workers == "auto" or workers is None:
-        return max(1, min(2, os.cpu_count() or 1))
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be 'auto' or a positive integer; got {workers!r}")
-    return workers
+__all__ = ["VarianceHelper"]
 
 
 def _child_boxes(k):

@@ -208,7 +208,7 @@ def calc_pixmap(
     stepsize : int or "auto"
         1 evaluates every pixel (exact).  ``n > 1`` evaluates every ``n``-th
         pixel (and the last row/column) and interpolates.  ``"auto"`` tries
-        the spacings in :data:`AUTO_STEPS` and keeps the coarsest one whose
+        the spacings in ``AUTO_STEPS`` (64, 32, 16, 8, 4 pixels) and keeps the coarsest one whose
         error is at most ``tolerance``, else evaluates exactly; the measured
         error is logged at INFO level.
     order : {1, 3}

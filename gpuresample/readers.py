@@ -48,7 +48,10 @@ __all__ = [
     "IMAGING_EXP_TYPES",
     "Association",
     "FitsExposure",
+    "check_input_file",
     "expand_inputs",
+    "file_kind",
+    "have_datamodels",
     "open_input",
     "read_association",
 ]
@@ -60,7 +63,8 @@ _EXTRA_HDUS = {"ERR": "err", "DQ": "dq", "VAR_RNOISE": "var_rnoise", "VAR_POISSO
                "VAR_FLAT": "var_flat"}
 
 
-def _check_file(path):
+def check_input_file(path):
+    """``path`` as a Path, or :class:`~gpuresample.InputFileError` if missing, not a file, unreadable or empty."""
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"{path}: file not found")
@@ -73,7 +77,7 @@ def _check_file(path):
     return path
 
 
-def _sniff(path):
+def file_kind(path):
     """'fits', 'asdf' or 'json' from the first bytes (the suffix can lie)."""
     with open(path, "rb") as f:
         head = f.read(80)
@@ -140,7 +144,7 @@ class FitsExposure(LazyImage):
     """
 
     def __init__(self, path, use_datamodels=None):
-        self.path = _check_file(path)
+        self.path = check_input_file(path)
         hdul = _open_fits(self.path)
         try:
             names = [h.name.upper() for h in hdul]
@@ -171,7 +175,7 @@ class FitsExposure(LazyImage):
         if "SCI" not in [h.name for h in hdul] or hdul["SCI"].header.get("NAXIS") != 2:
             raise InputFileError(f"{self.path}: no 2-D SCI image (a JWST imaging product has one)")
         if use_datamodels is None:
-            use_datamodels = _have_datamodels()
+            use_datamodels = have_datamodels()
         self.used_datamodels = bool(use_datamodels)
         if use_datamodels:
             meta, wcs = self._jwst_meta_datamodels()
@@ -256,7 +260,8 @@ class FitsExposure(LazyImage):
         return Image(wcs=self.wcs, **arrays, **self.scalars)
 
 
-def _have_datamodels():
+def have_datamodels():
+    """True when ``stdatamodels`` (the jwst datamodels) can be imported."""
     try:
         import stdatamodels.jwst.datamodels  # noqa: F401
     except ImportError:
@@ -291,7 +296,7 @@ def read_association(path, exptypes=("science",)):
         Unreadable JSON, no products/members, or members that do not exist
         (all missing members are listed).
     """
-    path = _check_file(path)
+    path = check_input_file(path)
     try:
         asn = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -327,8 +332,8 @@ def open_input(path, use_datamodels=None):
     """Open one exposure file (FITS or ASDF) as a lazy exposure (see the module docstring)."""
     from .asdf_io import LazyExposure
 
-    path = _check_file(path)
-    kind = _sniff(path)
+    path = check_input_file(path)
+    kind = file_kind(path)
     if kind == "fits":
         return FitsExposure(path, use_datamodels=use_datamodels)
     if kind == "asdf":
@@ -346,8 +351,8 @@ def expand_inputs(paths, use_datamodels=None):
         paths = [paths]
     exposures, product = [], None
     for p in paths:
-        p = _check_file(p)
-        if _sniff(p) == "json":
+        p = check_input_file(p)
+        if file_kind(p) == "json":
             asn = read_association(p)
             product = product or asn.name
             for member, gid in zip(asn.members, asn.group_ids, strict=True):

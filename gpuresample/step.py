@@ -65,7 +65,7 @@ def resample(
         ``group_id``, ``filename``, ``level``, ``subtracted``, ``bunit_data``...),
         :class:`gpuresample.Image`, or files: JWST ``_cal.fits``, FITS images
         with a FITS WCS, ASDF exposure files, jwst association JSON files
-        (see :mod:`gpuresample.readers`).  Never modified.
+        (see ``gpuresample.readers``).  Never modified.
     pixfrac, kernel, fillval
         drizzle parameters (``kernel`` also ``"tophat"``).  ``fillval``
         ``"INDEF"`` gives NaN where no input lands (jwst's ``"NAN"``).
@@ -91,8 +91,8 @@ def resample(
         allocating against host RAM and, with the CUDA backend, against the
         device's free memory; raises :class:`gpuresample.OutputTooLargeError`.
     in_memory : bool
-        False: inputs given as file paths (ASDF exposure files, see
-        :mod:`gpuresample.asdf_io`) are read one at a time while drizzling,
+        False: inputs given as file paths (``_cal.fits``, FITS and ASDF
+        exposure files, and association members) are read one at a time while drizzling,
         and the output and accumulator arrays are memory-mapped scratch files
         in ``workdir`` (unlinked at once: nothing is left behind).  Inputs
         given in memory are used in place either way.
@@ -122,7 +122,7 @@ def resample(
     tile : None, "auto", int or (int, int)
         Drizzle the output grid in tiles of ``(ny, nx)`` pixels (an int: square
         tiles); the result is bitwise the untiled one on the CPU backend (see
-        :mod:`gpuresample.tiling`).  ``"auto"``: run untiled when the memory
+        ``gpuresample.tiling``).  ``"auto"``: run untiled when the memory
         estimate fits ``allowed_memory``, else pick the largest tile that fits
         and stream the outputs into scratch files in ``workdir``.  An explicit
         tile on a run too large for ``allowed_memory`` is checked per tile
@@ -138,7 +138,7 @@ def resample(
         results are identical for any value.
     scheduler : distributed.Client, optional
         Run the tiles on a dask.distributed cluster (see
-        :mod:`gpuresample.dask`); without ``tile`` the tiles are
+        ``gpuresample.dask``); without ``tile`` the tiles are
         ``2048 x 2048`` (capped by the grid).
     tile_output : str or path, optional
         With tiles: write the outputs as ``.npy`` files into this new folder

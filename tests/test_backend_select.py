@@ -5,8 +5,8 @@ import logging
 import pytest
 
 import gpuresample.backends as backends
-from gpuresample.backends.base import HostBackend
 from gpuresample import BackendUnavailableError, Drizzle
+from gpuresample.backends.base import HostBackend
 
 
 def test_auto_resolves_to_cpu_and_logs_why(caplog, monkeypatch):

@@ -160,7 +160,7 @@ def _bad(scene, **kw):
         ({"pixel_scale": 0.0}, ValueError, "pixel_scale must be finite and > 0"),
         ({"pixel_scale": -0.03}, ValueError, "pixel_scale must be finite and > 0"),
         ({"pixel_scale_ratio": 0}, ValueError, "pixel_scale_ratio must be finite and > 0"),
-        ({"pixfrac": 0.0}, ValueError, "pixfrac must be in"),
+        ({"pixfrac": 0.0}, ValueError, "pixfrac' must be finite and in"),
         ({"fillval": "lots"}, ValueError, "fillval must be"),
         ({"good_bits": "NOT_A_FLAG"}, ValueError, "good_bits='NOT_A_FLAG'"),
         ({"pixmap_order": 2}, ValueError, "pixmap_order must be 1 or 3"),

@@ -73,7 +73,7 @@ _PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\b")
 
 
 def kernel_dir():
-    """Return the folder holding the kernel sources as a :class:`~pathlib.Path`.
+    """Return the folder holding the kernel sources as a ``pathlib.Path``.
 
     Raises
     ------

@@ -69,7 +69,7 @@ from .plan import (
     tile_regions,
 )
 from .run import resample_tiled
-from .storage import TileOutput, partial_folder
+from .storage import TileOutput
 from .tile import drizzle_tile
 
 __all__ = [
@@ -81,7 +81,6 @@ __all__ = [
     "collect_plan",
     "drizzle_tile",
     "kernel_reach",
-    "partial_folder",
     "per_tile_bytes",
     "per_tile_device_bytes",
     "plan_one",

@@ -13,8 +13,9 @@ import numpy as np
 
 from ..allocation import shared_array
 from ..errors import TilingError
+from ..options import partial_folder
 
-__all__ = ["TileOutput", "partial_folder"]
+__all__ = ["TileOutput"]
 
 
 class TileOutput:
@@ -163,12 +164,6 @@ class TileOutput:
         self._fds = {}
         if self.folder is not None and (self.scratch or remove):
             shutil.rmtree(self.partial, ignore_errors=True)
-
-
-def partial_folder(folder):
-    """Where a tiled run writes ``folder`` until every tile is complete."""
-    folder = Path(folder)
-    return folder.with_name(folder.name + ".partial")
 
 
 def _npy_header(shape, dtype):

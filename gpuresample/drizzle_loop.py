@@ -72,10 +72,12 @@ class PreparedExposure:
     With a tile's ``region`` and ``reach`` the weights are masked to the input
     pixels that can reach the region and the input boxes trimmed to them
     (``limits`` for the science drizzle, ``var_limits`` for the footprint-box
-    variance drizzles); ``active`` is False when nothing is left to drizzle.
+    variance drizzles, only computed with ``box_variances``: the kernel
+    backends drizzle the variances in the science pass); ``active`` is False
+    when nothing is left to drizzle.
     """
 
-    def __init__(self, img, grid, params, psr, region=None, reach=None):
+    def __init__(self, img, grid, params, psr, region=None, reach=None, box_variances=True):
         self.img = img
         self.weight = driz_weight(img, params.weight_type, params.good_bits)
         self.pixmap = calc_pixmap(img.wcs, grid.wcs, shape=img.shape, stepsize=params.pixmap_stepsize,
@@ -85,9 +87,9 @@ class PreparedExposure:
         self.box = footprint_box(self.pixmap, grid.shape, psr, *self.limits) if self.lands else None
         self.active = self.lands
         if self.lands and region is not None:
-            self._restrict(grid.shape, params, region, reach)
+            self._restrict(grid.shape, params, region, reach, box_variances)
 
-    def _restrict(self, grid_shape, params, region, reach):
+    def _restrict(self, grid_shape, params, region, reach, box_variances):
         full = self.limits
         self.weight = masked_weights(self.weight, self.pixmap, region, reach)
         limits = trimmed_limits(self.pixmap, grid_shape, full, self.weight, params.kernel)
@@ -95,7 +97,7 @@ class PreparedExposure:
             self.active = False
             return
         self.limits = limits
-        if params.enable_var and self.box is not None:
+        if box_variances and params.enable_var and self.box is not None:
             # the variance drizzles run on the footprint box (the map shifted to
             # it, as resample_variance_box does): trim for that canvas
             by0, by1, bx0, bx1 = self.box
@@ -201,8 +203,12 @@ class _Accumulators:
             self.driz.add_image(science_data(img), dq=dq, **kw)
         if self.err_driz is not None and img.err is not None:
             self.err_driz.add_image(img.err, **kw)
-        if self.var_acc is None:
-            return
+        if self.var_acc is not None:
+            self._add_variances(ex, params, psr, helper, k, names)
+
+    def _add_variances(self, ex, params, psr, helper, k, names):
+        """Fold the exposure's resampled variances (where its footprint box meets the window) into the sums."""
+        img = ex.img
         clip = None if ex.box is None else intersect(ex.box, self.window)
         wy0, wx0 = self.window[0], self.window[2]
         if self.same_pass:
@@ -313,7 +319,7 @@ def drizzle_exposures(load, n_inputs, grid, params, psr, *, window=None, select=
     def prepare(k, img):
         if select is None:
             return PreparedExposure(img, grid, params, psr)
-        return PreparedExposure(img, grid, params, psr, region=window, reach=select[k])
+        return PreparedExposure(img, grid, params, psr, region=window, reach=select[k], box_variances=not same_pass)
 
     acc = _Accumulators(grid, params, n_inputs, window, alloc, same_pass)
     helper = _variance_helper(load, n_inputs, prepare, params, psr, workers, same_pass)

@@ -162,6 +162,9 @@ def build_parser():
     _bool_flag(g, "enable_ctx", True, "write the context (CON) array")
     _bool_flag(g, "enable_err", True, "write ERR (and the variance arrays)")
     _bool_flag(g, "report_var", True, "write VAR_RNOISE, VAR_POISSON, VAR_FLAT")
+    _flag(g, "compute_err", _text, choices=options.COMPUTE_ERR,
+          help="ERR from the resampled variances (from_var) or the drizzled err arrays (driz_err); default: "
+               "from_var, driz_err with --single (jwst)")
     _bool_flag(g, "propagate_dq", False, "write the OR-combined DQ array")
     _flag(g, "pixmap_stepsize", _auto_or_number, default="auto", help="pixel-map grid step ('auto' or pixels)")
     _flag(g, "pixmap_order", _number, choices=options.PIXMAP_ORDERS, default=3, help="pixel-map interpolation order")

@@ -39,7 +39,7 @@ from .scanner import shrink_box
 from .variance import VarianceAccumulator, error_from_variances, footprint_box, resample_variance_box
 from .weights import driz_weight
 
-__all__ = ["LoopResult", "PreparedExposure", "drizzle_exposures", "input_limits", "science_data"]
+__all__ = ["LoopResult", "PreparedExposure", "ProductAccumulators", "drizzle_exposures", "input_limits", "science_data"]
 
 log = logging.getLogger("gpuresample")
 
@@ -153,7 +153,7 @@ def _filled(alloc, shape, window, fill):
     return canvas
 
 
-class _Accumulators:
+class ProductAccumulators:
     """One product's Drizzle objects and variance sums (the window's, or the whole grid's)."""
 
     def __init__(self, grid, params, n_inputs, window, alloc, same_pass):
@@ -256,7 +256,7 @@ class _Accumulators:
         if self.var_acc is not None:
             covered = self.var_acc.covered
             variances = self.var_acc.finalize(psr)
-            if params.enable_err:
+            if params.enable_err and params.err_from == "var":
                 out["err"] = error_from_variances(variances, self.small, covered)
             if params.report_var:
                 out.update(variances)
@@ -321,7 +321,7 @@ def drizzle_exposures(load, n_inputs, grid, params, psr, *, window=None, select=
             return PreparedExposure(img, grid, params, psr)
         return PreparedExposure(img, grid, params, psr, region=window, reach=select[k], box_variances=not same_pass)
 
-    acc = _Accumulators(grid, params, n_inputs, window, alloc, same_pass)
+    acc = ProductAccumulators(grid, params, n_inputs, window, alloc, same_pass)
     helper = _variance_helper(load, n_inputs, prepare, params, psr, workers, same_pass)
     result = LoopResult(arrays={})
     try:

@@ -27,13 +27,13 @@ from .kernel_info import normalize_kernel
 from .weights import WEIGHT_TYPES
 
 __all__ = [
-    "ALLOWED_MEMORY_ENV", "PIXMAP_ORDERS", "VALIDATORS", "ResampleOptions", "check_allowed_memory", "check_backend",
-    "check_blendheaders", "check_crpix", "check_crval", "check_enable_ctx", "check_enable_err", "check_fillval",
-    "check_good_bits", "check_in_memory", "check_kernel", "check_output_shape", "check_output_wcs",
-    "check_pixel_scale", "check_pixel_scale_ratio", "check_pixfrac", "check_pixmap_order", "check_pixmap_stepsize",
-    "check_progress", "check_propagate_dq", "check_report_var", "check_rotation", "check_scheduler", "check_single",
-    "check_tile", "check_tile_output", "check_tile_workers", "check_weight_type", "check_workdir", "check_workers",
-    "partial_folder",
+    "ALLOWED_MEMORY_ENV", "COMPUTE_ERR", "PIXMAP_ORDERS", "VALIDATORS", "ResampleOptions", "check_allowed_memory",
+    "check_backend", "check_blendheaders", "check_compute_err", "check_crpix", "check_crval", "check_enable_ctx",
+    "check_enable_err", "check_fillval", "check_good_bits", "check_in_memory", "check_kernel",
+    "check_output_shape", "check_output_wcs", "check_pixel_scale", "check_pixel_scale_ratio", "check_pixfrac",
+    "check_pixmap_order", "check_pixmap_stepsize", "check_progress", "check_propagate_dq", "check_report_var",
+    "check_rotation", "check_scheduler", "check_single", "check_tile", "check_tile_output", "check_tile_workers",
+    "check_weight_type", "check_workdir", "check_workers", "partial_folder",
 ]
 
 #: Environment variable giving ``allowed_memory`` when the argument is None.
@@ -113,6 +113,22 @@ def check_fillval(value):
     Returns drizzle's fill string (:func:`gpuresample.drizzle_args.process_fillval`; ``"INDEF"`` -> ``"NaN"``).
     """
     return process_fillval(value, False, "fillval")
+
+
+#: ``compute_err`` values (stcal's names): the error array from the resampled variances, or the
+#: inputs' err arrays drizzled like the data.
+COMPUTE_ERR = ("from_var", "driz_err")
+
+
+def check_compute_err(value):
+    """``compute_err``: None (jwst: ``"from_var"`` for a mosaic, ``"driz_err"`` with ``single``) or one of
+    :data:`COMPUTE_ERR`; returned lower-case."""
+    if value is None:
+        return None
+    text = value.strip().lower() if isinstance(value, str) else value
+    if text not in COMPUTE_ERR:
+        raise ValueError(f"compute_err must be None or one of {COMPUTE_ERR}; got {value!r}")
+    return text
 
 
 def check_weight_type(value):
@@ -356,6 +372,7 @@ class ResampleOptions:
     enable_ctx: bool = True
     enable_err: bool = True
     report_var: bool = True
+    compute_err: str | None = None
     propagate_dq: bool = False
     pixmap_stepsize: object = "auto"
     pixmap_order: int = 3
@@ -402,8 +419,9 @@ class ResampleOptions:
 
     @property
     def enable_var(self):
-        """True when the variance arrays are drizzled: ``enable_err`` and not ``single`` (jwst's rule)."""
-        return self.enable_err and not self.single
+        """True when the variance arrays are drizzled: ``enable_err``, and not ``single`` (jwst's rule)
+        unless ``compute_err="from_var"`` asks for them."""
+        return self.enable_err and (not self.single or self.compute_err == "from_var")
 
     @property
     def report_var_effective(self):
@@ -412,7 +430,10 @@ class ResampleOptions:
 
     @property
     def err_from(self):
-        """Error array from ``"var"`` (the drizzled variances) or ``"driz"`` (``single``: ``err`` drizzled, as jwst)."""
+        """Error array from ``"var"`` (the resampled variances) or ``"driz"`` (the err arrays drizzled):
+        ``compute_err``, else jwst's choice (``"driz"`` with ``single``)."""
+        if self.compute_err is not None:
+            return "var" if self.compute_err == "from_var" else "driz"
         return "driz" if self.single else "var"
 
     @property

@@ -27,7 +27,8 @@ class DrizzleParams:
     out of memory); ``fillval`` the processed fill string; ``enable_var``:
     the variances are propagated (jwst: ``enable_err`` and not ``single``);
     ``err_from``: ``"var"`` (err = sqrt of the summed variances) or
-    ``"driz"`` (``single=True``: the err arrays drizzled like the data).
+    ``"driz"`` (the err arrays drizzled like the data: ``single=True`` or
+    ``compute_err="driz_err"``).
     """
 
     kernel: str
@@ -48,12 +49,11 @@ class DrizzleParams:
     @classmethod
     def from_options(cls, opts):
         """The parameters of a run with :class:`gpuresample.options.ResampleOptions` ``opts``."""
-        variances = opts.enable_err and not opts.single
         return cls(
             kernel=opts.kernel, pixfrac=opts.pixfrac, fillval=opts.fillval, weight_type=opts.weight_type,
-            good_bits=opts.good_bits, enable_ctx=opts.enable_ctx, enable_var=variances,
-            enable_err=opts.enable_err, report_var=opts.report_var and variances,
-            err_from="driz" if opts.single else "var", propagate_dq=opts.propagate_dq,
+            good_bits=opts.good_bits, enable_ctx=opts.enable_ctx, enable_var=opts.enable_var,
+            enable_err=opts.enable_err, report_var=opts.report_var_effective, err_from=opts.err_from,
+            propagate_dq=opts.propagate_dq,
             pixmap_stepsize=opts.pixmap_stepsize, pixmap_order=opts.pixmap_order, backend=opts.backend,
         )
 

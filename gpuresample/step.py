@@ -41,6 +41,7 @@ def resample(
     enable_ctx=True,
     enable_err=True,
     report_var=True,
+    compute_err=None,
     propagate_dq=False,
     pixmap_stepsize="auto",
     pixmap_order=3,
@@ -97,8 +98,16 @@ def resample(
         in ``workdir`` (unlinked at once: nothing is left behind).  Inputs
         given in memory are used in place either way.
     enable_ctx, enable_err, report_var, propagate_dq
-        Context planes; error array (from the variances); variance arrays in
-        the output; OR-combined DQ.
+        Context planes; error array (and the variances it comes from);
+        variance arrays in the output; OR-combined DQ.
+    compute_err : {None, "from_var", "driz_err"}
+        How the error array is made (stcal's names): ``"from_var"``
+        ``sqrt`` of the summed resampled variances, ``"driz_err"`` the
+        inputs' ``err`` arrays drizzled like the data (divided by the pixel
+        scale ratio); None is jwst's choice: ``"from_var"`` for a mosaic,
+        ``"driz_err"`` with ``single=True``.  ``"driz_err"`` on a mosaic
+        still propagates the variance arrays (``report_var``);
+        ``"from_var"`` with ``single`` propagates them per product.
     pixmap_stepsize, pixmap_order
         Pixel-map evaluation (see :func:`gpuresample.calc_pixmap`); jwst's
         defaults are 1 and 1, ours ``"auto"`` and 3 (max error <= 1e-4 px).

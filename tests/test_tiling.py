@@ -104,7 +104,7 @@ def test_tiles_and_untiled_run_share_one_exposure_loop(nircam, backend, monkeypa
 
     assert dispatch.drizzle_exposures is loop.drizzle_exposures is tiling.tile.drizzle_exposures
     added, boxes = [], []
-    real_add, real_box = loop._Accumulators.add, loop.resample_variance_box
+    real_add, real_box = loop.ProductAccumulators.add, loop.resample_variance_box
 
     def add(self, ex, *args):
         added.append((self.window, self.same_pass))
@@ -114,7 +114,7 @@ def test_tiles_and_untiled_run_share_one_exposure_loop(nircam, backend, monkeypa
         boxes.append(1)
         return real_box(*args, **kwargs)
 
-    monkeypatch.setattr(loop._Accumulators, "add", add)
+    monkeypatch.setattr(loop.ProductAccumulators, "add", add)
     monkeypatch.setattr(loop, "resample_variance_box", box)
     kw = dict(COMMON, backend=backend, kernel="lanczos3")
     ref = resample(nircam, **kw)

@@ -332,8 +332,6 @@ check_enable_err = _flag_validator("enable_err", "make the error array (from the
 check_report_var = _flag_validator("report_var", "keep the variance arrays in the result")
 check_propagate_dq = _flag_validator("propagate_dq", "make the OR-combined DQ array")
 
-# The names of the copies in other modules (parallel, tiling, memory), which will import these instead.
-
 
 # ---------------------------------------------------------------- all of them
 @dataclass(frozen=True)

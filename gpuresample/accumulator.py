@@ -71,7 +71,9 @@ class Drizzle:
         ``(ny, nx)`` of the output.
     out_img, out_wht, out_ctx, out_img2, out_dq : array, optional
         Pre-allocated outputs (float32, float32, int32 2-D or 3-D, float32 or
-        list, uint32).  Used in place when the dtype already matches.
+        list, uint32).  Used in place when the dtype already matches.  None
+        entries of an ``out_img2`` list are allocated (filled with
+        ``fillval2``) once the output shape is known, as drizzle does.
     exptime : float
         Exposure time already contained in supplied outputs.
     begin_ctx_id, max_ctx_id : int
@@ -137,10 +139,9 @@ class Drizzle:
         if self._out_shape is not None:
             self._alloc_outputs(outs.img, outs.wht, outs.ctx)
         if outs.img2 is not None:
-            fv = np.float32(fill_number(self._fillval2))
-            self._out_img2 = [
-                np.full(self._out_shape, fv, dtype=np.float32) if a is None else a for a in outs.img2
-            ]
+            # None entries are allocated once the shape is known (now or at the first add_image)
+            self._out_img2 = list(outs.img2)
+            self._alloc_img2()
 
     # ------------------------------------------------------------------ state
     def _alloc_outputs(self, out_img, out_wht, out_ctx):
@@ -161,6 +162,13 @@ class Drizzle:
         if out_img is None:
             out_img = self._alloc(shape, np.float32, fill_number(self._fillval))
         self._out_img = out_img
+
+    def _alloc_img2(self):
+        """Allocate the ``out_img2`` entries given as None (filled with ``fillval2``), if the shape is known."""
+        if self._out_shape is None or self._out_img2 is None:
+            return
+        fv = np.float32(fill_number(self._fillval2))
+        self._out_img2 = [np.full(self._out_shape, fv, np.float32) if a is None else a for a in self._out_img2]
 
     def _next_ctx_bit(self):
         """Return (plane, bit) of the image being added, growing the planes."""
@@ -282,8 +290,12 @@ class Drizzle:
         ``data2`` one array or a list co-added with squared weights;
         ``dq`` (<= 32-bit integers) OR-combined into ``out_dq``; ``iscale``
         multiplies the data (``data2`` by ``iscale**2``); ``pixel_scale_ratio``
-        sizes the turbo/gaussian/lanczos/tophat kernels; ``in_units="counts"``
-        divides by ``exptime``; ``xmin..ymax`` are inclusive 0-based limits.
+        sizes the turbo/gaussian/lanczos/tophat kernels (None: estimated
+        from the pixel map as drizzle's C code does, here once for every
+        backend; see :func:`gpuresample.drizzle_validate.
+        estimate_pixel_scale_ratio`; tophat needs a number);
+        ``in_units="counts"`` divides by ``exptime``;
+        ``xmin..ymax`` are inclusive 0-based limits.
 
         ``linear`` (gpuresample extension): a list of arrays shaped like
         ``data`` drizzled with the data's weights in the same pass; their
@@ -312,7 +324,7 @@ class Drizzle:
             iscale = scale * scale
             pixel_scale_ratio = scale
         # stacklevel=2: the warnings point at the caller of add_image
-        step, new_shape, origin = validate_add_image(
+        step, new_shape, _ = validate_add_image(
             data, exptime, pixmap, data2, dq, iscale, pixel_scale_ratio, weight_map,
             wht_scale, pixfrac, in_units, xmin, xmax, ymin, ymax,
             kernel=self._kernel, out_shape=self._out_shape, out_img2=self._out_img2,
@@ -322,12 +334,10 @@ class Drizzle:
         step.linear = check_linear(linear, step.data.shape)
         # From here on nothing raises on user input: state may change.
         if self._out_shape is None:
-            # no shape anywhere: cover the pixel map's extent (as drizzle does)
+            # no shape anywhere: the pixel map's extent (step.pixmap is already shifted to it)
             self._out_shape = new_shape
-            step.pixmap = step.pixmap.copy()
-            step.pixmap[..., 0] -= origin[0]
-            step.pixmap[..., 1] -= origin[1]
             self._alloc_outputs(None, None, None)
+            self._alloc_img2()
         if step.data2 is not None and self._out_img2 is None:
             fv = np.float32(fill_number(self._fillval2))
             self._out_img2 = [np.full(self._out_shape, fv, np.float32) for _ in step.data2]

@@ -22,15 +22,17 @@ import warnings
 import numpy as np
 
 from .drizzle_args import as_2d_float32, check_dq_type, finite_positive
-from .scanner import shrink_box
+from .scanner_polygon import APPROX_ZERO, scan_polygon, shrink_box
 
 __all__ = [
     "POINT_KERNEL_PIXFRAC",
+    "SCALED_KERNELS",
     "DrizzleStep",
     "check_data2",
     "check_linear",
     "check_pixfrac",
     "effective_kernel",
+    "estimate_pixel_scale_ratio",
     "inferred_output_grid",
     "input_box",
     "validate_add_image",
@@ -39,6 +41,9 @@ __all__ = [
 
 #: drizzle silently switches to the point kernel at or below this pixfrac.
 POINT_KERNEL_PIXFRAC = 0.001
+
+#: Kernels whose size depends on ``pixel_scale_ratio`` (drizzle estimates it when None).
+SCALED_KERNELS = ("turbo", "gaussian", "lanczos2", "lanczos3")
 
 
 class DrizzleStep:
@@ -49,7 +54,9 @@ class DrizzleStep:
     (float64, ``(ny, nx, 2)``), ``data2`` (list of float32 arrays or None),
     ``dq`` (uint32 or None), ``ctx_plane``/``ctx_bit`` (0-based bit of this
     input, or None), ``iscale`` (already divided by the exposure time for
-    ``in_units="counts"``), ``pscale_ratio``, ``pixfrac``, ``kernel``,
+    ``in_units="counts"``), ``pscale_ratio`` (for the turbo, gaussian and
+    lanczos kernels drizzle's own estimate when the caller passed None; None
+    only where no kernel uses it), ``pixfrac``, ``kernel``,
     ``wht_scale``, ``in_units``, ``expscale``, inclusive input limits
     ``xmin..xmax``, ``ymin..ymax`` and the processed fill strings.
     """
@@ -106,8 +113,11 @@ def check_weight_map(weight_map, shape):
 def check_data2(data2, shape, out_img2, ncoadds):
     """``data2`` as a list (None entries for absent or empty arrays), or None.
 
-    Checks the list against the ``out_img2`` arrays set up before (at
-    construction or by earlier images) and the ``ncoadds`` images added so far.
+    drizzle's rules against the ``out_img2`` arrays set up before (at
+    construction or by earlier images) and the ``ncoadds`` images added so
+    far: ``data2`` and ``out_img2`` are both None or both lists of the same
+    length, where a non-empty ``data2`` sets up ``out_img2`` only with the
+    first image.
     """
     d2list = None
     if data2 is not None:
@@ -116,20 +126,23 @@ def check_data2(data2, shape, out_img2, ncoadds):
             None if d2 is None or np.size(d2) == 0 else _like_data(d2, f"data2[{k}]", shape)
             for k, d2 in enumerate(items)
         ]
-        if out_img2 is not None and len(out_img2) != len(d2list):
+    if out_img2 is None:
+        if d2list == []:
+            raise ValueError("'data2' is an empty list but there are no 'out_img2' arrays: pass data2=None")
+        if d2list and ncoadds > 0:
             raise ValueError(
-                f"'data2' has {len(d2list)} arrays but {len(out_img2)} 'out_img2' arrays "
-                "were set up before."
+                "Mismatch between the number of 'out_img2' images and the number of inputs: "
+                "earlier images were added without 'data2'."
             )
-    elif out_img2 is not None and ncoadds > 0:
+    elif d2list is None:
         raise ValueError(
-            "'data2' is required: previous images were added with data2 "
-            f"({len(out_img2)} 'out_img2' arrays)."
+            f"'data2' is required: there are {len(out_img2)} 'out_img2' arrays (given at construction "
+            "or set up by earlier images)."
         )
-    if d2list is not None and out_img2 is None and ncoadds > 0:
+    elif len(d2list) != len(out_img2):
         raise ValueError(
-            "Mismatch between the number of 'out_img2' images and the number of inputs: "
-            "earlier images were added without 'data2'."
+            f"'data2' has {len(d2list)} arrays but {len(out_img2)} 'out_img2' arrays "
+            "were set up before."
         )
     return d2list
 
@@ -176,12 +189,71 @@ def check_iscale(iscale):
 
 
 def check_pixel_scale_ratio(pixel_scale_ratio, kernel):
-    """``pixel_scale_ratio`` as a float > 0, or None (not allowed for the tophat kernel)."""
+    """``pixel_scale_ratio`` as a float > 0, or None (to be estimated; not allowed for the tophat kernel)."""
     if pixel_scale_ratio is not None:
         return finite_positive(pixel_scale_ratio, "pixel_scale_ratio")
     if kernel == "tophat":
         raise ValueError("'pixel_scale_ratio' must be given for the tophat kernel")
     return None
+
+
+def _polygon_centroid(poly):
+    """drizzle's ``polygon_centroid`` (same operations, same order): ``(cx, cy)``, or None if degenerate."""
+    n = len(poly)
+    area = 0.0
+    j = n - 1
+    for k in range(n):
+        area += (poly[j][0] + poly[k][0]) * (poly[j][1] - poly[k][1])
+        j = k
+    area = 0.5 * area
+    if abs(area) < APPROX_ZERO or n < 3:
+        return None
+    sum_x = sum_y = 0.0
+    j = n - 1
+    for k in range(n):
+        factor = poly[j][0] * poly[k][1] - poly[k][0] * poly[j][1]
+        sum_x += (poly[j][0] + poly[k][0]) * factor
+        sum_y += (poly[j][1] + poly[k][1]) * factor
+        j = k
+    return sum_x / (6.0 * area), sum_y / (6.0 * area)
+
+
+def estimate_pixel_scale_ratio(pixmap, out_shape, box):
+    """The ``pixel_scale_ratio`` drizzle's C code uses when it is None, or None when it is not needed.
+
+    As drizzle 3.0's ``compute_pscale_ratio``, operation for operation: the
+    square root of the Jacobian determinant of the pixel map (forward
+    differences) at the input pixel given by the truncated "centroid" of the
+    footprint polygon that drizzle scans (the input box clipped to the output
+    image, in the input frame), clamped to the image, rounded to float32.
+    drizzle's signed area is negative for its counter-clockwise polygons, so
+    that "centroid" is the true one negated and the pixel is in practice
+    ``(0, 0)``: the ratio is that of the first input pixel, and the estimate
+    fails where ``pixmap[0, 0]``, ``[0, 1]`` or ``[1, 0]`` is NaN.
+    ``box`` is the inclusive input box ``(xmin, xmax, ymin, ymax)`` as passed
+    to drizzle.  None when drizzle processes nothing (no polygon to scan);
+    ``ValueError`` where drizzle fails ("Unable to estimate pscale_ratio").
+    """
+    xmin, xmax, ymin, ymax, _ = shrink_box(pixmap, *box)
+    poly = scan_polygon(pixmap, out_shape, (xmin, xmax, ymin, ymax))
+    if len(poly) < 3:
+        return None  # drizzle's scanner is not set up: nothing is drizzled
+    centroid = _polygon_centroid(poly)
+    ny, nx = pixmap.shape[:2]
+    if centroid is not None:
+        # C casts truncate toward zero, as int() does
+        i = max(min(int(centroid[0]), nx - 2), 0)
+        j = max(min(int(centroid[1]), ny - 2), 0)
+        (ox, oy), (ox1, oy1), (ox2, oy2) = pixmap[j, i], pixmap[j, i + 1], pixmap[j + 1, i]
+        if not np.isnan([ox, oy, ox1, oy1, ox2, oy2]).any():
+            cd11, cd12 = float(ox1) - float(ox), float(oy1) - float(oy)
+            cd21, cd22 = float(ox2) - float(ox), float(oy2) - float(oy)
+            return float(np.float32(math.sqrt(abs(cd11 * cd22 - cd12 * cd21))))
+    raise ValueError(
+        "Unable to estimate pscale_ratio: pass 'pixel_scale_ratio' (drizzle's estimate needs a finite "
+        "pixel map where it looks, in practice at input pixels (0, 0), (1, 0) and (0, 1), and a "
+        "non-degenerate footprint)"
+    )
 
 
 def check_in_units(in_units):
@@ -315,7 +387,8 @@ def validate_add_image(
 
     ``step`` is a :class:`DrizzleStep` without context bit or ``linear``;
     ``new_shape`` ``(ny, nx)`` and ``origin`` ``(x, y)`` of the output grid
-    inferred from the pixel map when ``out_shape`` is None, else None.
+    inferred from the pixel map when ``out_shape`` is None, else None (then
+    ``step.pixmap`` is a copy already shifted by ``-origin``).
     Raises ``ValueError`` / ``TypeError`` before anything changes.
     """
     data = check_data(data)
@@ -333,8 +406,15 @@ def validate_add_image(
     check_finite_box(pixmap, box)
     new_shape = origin = None
     if out_shape is None:
+        # no shape anywhere: cover the pixel map's extent (as drizzle does)
         new_shape, origin = inferred_output_grid(pixmap, box)
+        pixmap = pixmap.copy()
+        pixmap[..., 0] -= origin[0]
+        pixmap[..., 1] -= origin[1]
     kernel = effective_kernel(kernel, pixfrac, stacklevel=stacklevel + 1)
+    if pixel_scale_ratio is None and kernel in SCALED_KERNELS:
+        # once, here, for every backend: what drizzle's C code would estimate
+        pixel_scale_ratio = estimate_pixel_scale_ratio(pixmap, out_shape or new_shape, box)
     data, weights = zero_weight_non_finite(data, weights)
 
     xmin, xmax, ymin, ymax = box

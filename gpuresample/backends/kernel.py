@@ -7,9 +7,11 @@ each ``add_image`` the window of the outputs that the caller keeps
 contiguous arrays of that module (device copies on CUDA), the kernels
 accumulate into it, and it is copied back only once the image succeeded.
 
-Limits: ``pixel_scale_ratio=None`` (estimated by drizzle's C code) is not
-supported; on CUDA the window is copied to the device and back for every
-``add_image`` (correct, not yet fast).  Nothing has been run on a GPU yet.
+``pixel_scale_ratio=None`` arrives already estimated (by
+:func:`gpuresample.drizzle_validate.estimate_pixel_scale_ratio`, drizzle's
+rule, for every backend).  Limits: on CUDA the window is copied to the device
+and back for every ``add_image`` (correct, not yet fast).  Nothing has been
+run on a GPU yet.
 """
 
 from __future__ import annotations
@@ -83,12 +85,6 @@ class KernelBackend(HostBackend):
 
     def __init__(self, module):
         self.kernels = GpuDrizzleKernels(self.xp, module)
-
-    def check(self, driz, step):
-        """Refuse what the kernels do not support yet (before any state changes)."""
-        if step.pscale_ratio is None:
-            raise ValueError(f"pixel_scale_ratio=None (estimated from the pixel map) is not supported by "
-                             f"the {self.name} backend yet: pass the ratio")
 
     def _run(self, staged, step):
         return self.kernels.add_image(staged, step)

@@ -67,7 +67,14 @@ class GpuDrizzleKernels:
         return None if a is None else self.xp.ascontiguousarray(self.xp.asarray(a, dtype=dtype))
 
     def _shape_args(self, step):
-        """Kernel-size arguments, computed as drizzle does (its pscale_ratio is a float)."""
+        """Kernel-size arguments, computed as drizzle does (its pscale_ratio is a float).
+
+        ``step.pscale_ratio`` is a number here: :class:`gpuresample.Drizzle`
+        replaces None by drizzle's estimate before any backend runs.
+        """
+        if step.pscale_ratio is None:
+            raise ValueError("pscale_ratio is None: estimate it first "
+                             "(gpuresample.drizzle_validate.estimate_pixel_scale_ratio)")
         psr = float(np.float32(step.pscale_ratio))
         pf = step.pixfrac
         if step.kernel == "turbo":

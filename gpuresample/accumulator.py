@@ -316,7 +316,8 @@ class Drizzle:
         """
         if scale is not _DEPRECATED_ARG:
             warnings.warn(
-                "Argument 'scale' is deprecated (as in drizzle): use iscale=scale**2 and "
+                # the same opening words as drizzle's, so warning filters written for drizzle apply
+                "Argument 'scale' has been deprecated (as in drizzle 2.2): use iscale=scale**2 and "
                 "pixel_scale_ratio=scale.",
                 DeprecationWarning,
                 stacklevel=2,

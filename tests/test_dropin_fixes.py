@@ -449,3 +449,19 @@ def test_tophat_still_needs_the_ratio():
     im = next(_images(6, n=1, var=False))
     with pytest.raises(ValueError, match="'pixel_scale_ratio' must be given for the tophat kernel"):
         Drizzle(kernel="tophat", out_shape=OUT_SHAPE, backend="cpu").add_image(pixel_scale_ratio=None, **im)
+
+
+def test_deprecated_scale_warns_like_drizzle_and_equals_iscale():
+    """``scale=s`` is ``iscale=s**2, pixel_scale_ratio=s``, with a warning a filter written for drizzle matches."""
+    import numpy as np
+
+    from gpuresample import Drizzle
+
+    data = np.arange(100, dtype=np.float32).reshape(10, 10)
+    pixmap = np.dstack(np.indices((10, 10), dtype=np.float64)[::-1]) * 1.3 + 1.0
+    ref = Drizzle(kernel="turbo", out_shape=(16, 16), backend="cpu")
+    ref.add_image(data, exptime=1.0, pixmap=pixmap, iscale=0.25, pixel_scale_ratio=0.5)
+    dep = Drizzle(kernel="turbo", out_shape=(16, 16), backend="cpu")
+    with pytest.warns(DeprecationWarning, match="^Argument 'scale' has been deprecated"):
+        dep.add_image(data, exptime=1.0, pixmap=pixmap, scale=0.5)
+    np.testing.assert_array_equal(dep.out_img, ref.out_img)

@@ -187,8 +187,13 @@ class ProductAccumulators:
         self.same_pass = same_pass
         self.small = small
 
-    def add(self, ex, params, psr, helper, k):
-        """Drizzle one prepared exposure into every accumulator."""
+    def add(self, ex, params, psr, helper, k, after_science=None):
+        """Drizzle one prepared exposure into every accumulator.
+
+        ``after_science()``, when given, runs right after the science drizzle,
+        before the err and variance drizzles (which may consume ``ex.pixmap``):
+        the stcal adapter's ``add_model_hook``.
+        """
         img = ex.img
         kw = ex.drizzle_args(params, psr)
         names = [n for n in VARIANCE_NAMES if getattr(img, n) is not None] if self.same_pass else []
@@ -201,6 +206,8 @@ class ProductAccumulators:
             del roots
         else:
             self.driz.add_image(science_data(img), dq=dq, **kw)
+        if after_science is not None:
+            after_science()
         if self.err_driz is not None and img.err is not None:
             self.err_driz.add_image(img.err, **kw)
         if self.var_acc is not None:

@@ -9,26 +9,38 @@ from gpuresample import BackendUnavailableError, Drizzle
 from gpuresample.backends.base import HostBackend
 
 
-def test_auto_resolves_to_cpu_and_logs_why(caplog, monkeypatch):
-    monkeypatch.delenv("GPURESAMPLE_BACKEND", raising=False)
+def _no_cuda(monkeypatch, reason="simulated: no CUDA device"):
+    """This machine as one without CUDA, whatever it has (the tests below also run on GPU machines)."""
     monkeypatch.setattr(backends, "_instances", {})
+    monkeypatch.delenv("GPURESAMPLE_BACKEND", raising=False)
+    monkeypatch.setattr(backends, "cuda_unavailable_reason", lambda: reason)
+    return reason
+
+
+def test_auto_resolves_to_cpu_and_logs_why(caplog, monkeypatch):
+    reason = _no_cuda(monkeypatch)
     with caplog.at_level(logging.INFO, logger="gpuresample"):
         d = Drizzle()
     assert d.backend == "cpu"
-    reason = backends.cuda_unavailable_reason()
-    assert reason  # no GPU on this machine
     assert f"backend='auto' -> 'cpu': {reason}" in caplog.text
 
 
-def test_explicit_cuda_raises_named_error(monkeypatch):
+def test_auto_follows_what_this_machine_has(monkeypatch):
+    """Without simulation: CUDA exactly when its unavailability reason is None (a GPU machine), else the CPU."""
     monkeypatch.setattr(backends, "_instances", {})
-    with pytest.raises(BackendUnavailableError, match="backend='cuda' cannot run"):
+    monkeypatch.delenv("GPURESAMPLE_BACKEND", raising=False)
+    expected = "cuda" if backends.cuda_unavailable_reason() is None else "cpu"
+    assert Drizzle().backend == expected
+
+
+def test_explicit_cuda_raises_named_error(monkeypatch):
+    reason = _no_cuda(monkeypatch)
+    with pytest.raises(BackendUnavailableError, match=f"backend='cuda' cannot run: {reason}"):
         Drizzle(backend="cuda")
 
 
 def test_emulator_is_never_auto(monkeypatch):
-    monkeypatch.setattr(backends, "_instances", {})
-    monkeypatch.delenv("GPURESAMPLE_BACKEND", raising=False)
+    _no_cuda(monkeypatch)
     assert Drizzle().backend == "cpu"
     assert Drizzle(backend="emulator").backend == "emulator"
 

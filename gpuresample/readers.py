@@ -306,6 +306,9 @@ def read_association(path, exptypes=("science",)):
         raise InputFileError(f"{path}: association has no 'products' list")
     members, groups, missing = [], [], []
     for product in products:
+        if not isinstance(product, dict):
+            raise InputFileError(f"{path}: association product {product!r} is not an object with 'name' and "
+                                 "'members'")
         for m in product.get("members") or []:
             if not isinstance(m, dict) or "expname" not in m:
                 raise InputFileError(f"{path}: association member without 'expname': {m!r}")
@@ -321,8 +324,25 @@ def read_association(path, exptypes=("science",)):
                              + ", ".join(missing))
     if not members:
         raise InputFileError(f"{path}: association lists no {'/'.join(exptypes)} members")
-    return Association(path=path, name=products[0].get("name") or asn.get("asn_id"), members=members,
-                       group_ids=groups)
+    twice = sorted({str(m) for m in members if members.count(m) > 1})
+    if twice:
+        # one exposure drizzled twice would count twice in the mosaic and its exposure time
+        raise InputFileError(f"{path}: association lists the same member more than once: " + ", ".join(twice))
+    name = products[0].get("name") or asn.get("asn_id")
+    return Association(path=path, name=_product_name(path, name), members=members, group_ids=groups)
+
+
+def _product_name(path, name):
+    """The association's product name, checked to be a file name (the default output is ``<name>_i2d.fits``)."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip():
+        raise InputFileError(f"{path}: association product name must be a non-empty string; got {name!r}")
+    if "/" in name or "\\" in name or name in (".", ".."):
+        # a name, not a path: "../evil" would write the product outside the output folder
+        raise InputFileError(f"{path}: association product name {name!r} is not a plain file name "
+                             "(no folder separators or '..')")
+    return name
 
 
 # ---------------------------------------------------------------- dispatch

@@ -136,6 +136,15 @@ class Drizzle:
         self._out_img2 = None
         self._ncoadds = 0
         self.last_linear = None
+        #: the backend's own state for this object (a kernel backend keeps the
+        #: outputs on the device there); None until a backend sets it
+        self.backend_state = None
+        #: fill values of the outputs this object allocated itself ({"img": v, ..., "img2": {m: v}})
+        self.initial_fills = {}
+        #: True when the caller supplied output arrays: they are updated in place after every image
+        self.caller_outputs = any(a is not None for a in (out_img, out_wht, out_ctx, out_dq)) or (
+            out_img2 is not None and any(a is not None for a in (out_img2 if isinstance(out_img2, list)
+                                                                 else [out_img2])))
         if self._out_shape is not None:
             self._alloc_outputs(outs.img, outs.wht, outs.ctx)
         if outs.img2 is not None:
@@ -146,11 +155,15 @@ class Drizzle:
     # ------------------------------------------------------------------ state
     def _alloc_outputs(self, out_img, out_wht, out_ctx):
         shape = self._out_shape
-        self._out_wht = self._alloc(shape, np.float32, 0) if out_wht is None else out_wht
+        if out_wht is None:
+            out_wht = self._alloc(shape, np.float32, 0)
+            self.initial_fills["wht"] = 0
+        self._out_wht = out_wht
         if not self._disable_ctx:
             if out_ctx is None:
                 nplanes = self._max_ctx_id // CTX_PLANE_BITS + 1
                 out_ctx = self._alloc((nplanes, *shape), np.int32, 0)
+                self.initial_fills["ctx"] = 0
             elif out_wht is not None and np.any(
                 np.bitwise_xor(self._out_wht > 0.0, np.any(out_ctx != 0, axis=0))
             ):
@@ -161,6 +174,7 @@ class Drizzle:
             self._out_ctx = out_ctx
         if out_img is None:
             out_img = self._alloc(shape, np.float32, fill_number(self._fillval))
+            self.initial_fills["img"] = fill_number(self._fillval)
         self._out_img = out_img
 
     def _alloc_img2(self):
@@ -168,7 +182,19 @@ class Drizzle:
         if self._out_shape is None or self._out_img2 is None:
             return
         fv = np.float32(fill_number(self._fillval2))
+        fills = self.initial_fills.setdefault("img2", {})
+        fills.update({m: fv for m, a in enumerate(self._out_img2) if a is None})
         self._out_img2 = [np.full(self._out_shape, fv, np.float32) if a is None else a for a in self._out_img2]
+
+    def host_outputs(self):
+        """The host output arrays as they are, without bringing them up to date (for backends).
+
+        ``{"img", "wht", "ctx", "dq", "img2"}`` (None where absent).  A kernel
+        backend may hold newer values on the device: the ``out_*`` properties
+        are what callers read.
+        """
+        return {"img": self._out_img, "wht": self._out_wht, "ctx": self._out_ctx, "dq": self._out_dq,
+                "img2": self._out_img2}
 
     def _next_ctx_bit(self):
         """Return (plane, bit) of the image being added, growing the planes."""
@@ -223,26 +249,31 @@ class Drizzle:
     @property
     def out_img(self):
         """Output resampled image (float32, ``(ny, nx)``)."""
+        self._backend.sync(self)
         return self._out_img
 
     @property
     def out_wht(self):
         """Output weight image (float32)."""
+        self._backend.sync(self)
         return self._out_wht
 
     @property
     def out_ctx(self):
         """Output context planes (int32, ``(nplanes, ny, nx)``); bit k of plane p is input 32p+k."""
+        self._backend.sync(self)
         return self._out_ctx
 
     @property
     def out_img2(self):
         """List of images co-added with squared weights (``data2``), or None."""
+        self._backend.sync(self)
         return self._out_img2
 
     @property
     def out_dq(self):
         """Bitwise OR of the DQ of the input pixels contributing to each output pixel."""
+        self._backend.sync(self)
         return self._out_dq
 
     @property
@@ -340,10 +371,11 @@ class Drizzle:
             self._alloc_outputs(None, None, None)
             self._alloc_img2()
         if step.data2 is not None and self._out_img2 is None:
-            fv = np.float32(fill_number(self._fillval2))
-            self._out_img2 = [np.full(self._out_shape, fv, np.float32) for _ in step.data2]
+            self._out_img2 = [None] * len(step.data2)
+            self._alloc_img2()
         if step.dq is not None and self._out_dq is None:
             self._out_dq = self._alloc(self._out_shape, np.uint32, 0)
+            self.initial_fills["dq"] = 0
         saved = (self._ctx_id, self._texptime)
         step.ctx_plane, step.ctx_bit = self._next_ctx_bit()
         self._texptime += float(exptime)
@@ -364,6 +396,8 @@ class Drizzle:
                 self._ctx_id, self._texptime = saved
                 raise
             log.info("backend %r ran out of device memory (%s): continuing on the CPU", self._backend.name, exc)
+            self._backend.sync(self)  # the device holds the outputs of the images before this one
+            self.backend_state = None
             self._backend = get_backend("cpu")
             self._backend.check(self, step)
             nmiss, nskip = self._backend.add_image(self, step)

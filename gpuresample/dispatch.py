@@ -16,6 +16,7 @@ import tempfile
 import numpy as np
 
 from .allocation import ScratchAllocator
+from .backends import get_backend
 from .blend import blend_metadata
 from .drizzle_loop import drizzle_exposures
 from .exposure import VARIANCE_NAMES, as_exposure
@@ -93,8 +94,10 @@ def run_products(images, lazy, grid, params, plan, opts):
             opts.progress(done[0], len(images), img.filename)
 
     results = []
+    stats = get_backend(params.backend).transfer_stats()
     try:
         for members in products(images, opts.single):
+            before = None if stats is None else stats.snapshot()
             product = _Members(members, images, lazy)
             # the pixel scale ratio of a user grid comes from the product's first input
             psr = grid.pixel_scale_ratio
@@ -115,6 +118,11 @@ def run_products(images, lazy, grid, params, plan, opts):
                                       progress=report, workers=opts.workers)
                 if not opts.single and not np.any(res.wht > 0):
                     raise ValueError("no input pixel landed on the output grid with a positive weight")
+            if stats is not None:
+                # bytes over the bus and launches of this product, in this process
+                # (tile workers in other processes count their own)
+                res.meta["device_stats"] = stats.since(before)
+                log.debug("device transfers: %s", res.meta["device_stats"])
             if opts.blendheaders:
                 res.blended = blend_metadata(members)
             else:

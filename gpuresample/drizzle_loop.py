@@ -165,25 +165,35 @@ class ProductAccumulators:
         canvas = alloc if window is None else lazy_zeros
         small = alloc if window is None else ram_zeros
         fill = float(params.fillval)
-        # Pre-filling the output with the fill value and passing "INDEF" is the
-        # same as drizzle's re-fill of zero-weight pixels after every image (a
-        # zero-weight pixel takes the first contribution verbatim), without that
-        # whole-canvas pass per exposure.  The kernel backends keep only the
-        # window's sums (device memory scales with the tile); the footprints are
-        # still clipped against the whole grid, so the window's pixels are those
-        # of the whole-grid run.
-        self.driz = Drizzle(kernel=params.kernel, fillval="INDEF", out_img=_filled(canvas, shape, window, fill),
-                            max_ctx_id=max(n_inputs, 1) - 1, disable_ctx=not params.enable_ctx,
-                            backend=params.backend, allocator=canvas, window=window)
+        backend = get_backend(params.backend)
+        self.backend = backend
+        device_alloc = backend.device_allocator()
+        common = dict(kernel=params.kernel, backend=params.backend, allocator=canvas, window=window)
+        if device_alloc is not None:
+            # A kernel backend keeps the outputs it allocates on the device
+            # (created there as the fill value, re-filled by the merge kernel
+            # after every image) and downloads them once, in finish().
+            def new_drizzle(**kw):
+                return Drizzle(fillval=fill, out_shape=shape, **kw, **common)
+        else:
+            # Pre-filling the output with the fill value and passing "INDEF" is
+            # the same as drizzle's re-fill of zero-weight pixels after every
+            # image (a zero-weight pixel takes the first contribution verbatim),
+            # without that whole-canvas pass per exposure.
+            def new_drizzle(**kw):
+                return Drizzle(fillval="INDEF", out_img=_filled(canvas, shape, window, fill), **kw, **common)
+        # The kernel backends keep only the window's sums (device memory scales
+        # with the tile); the footprints are still clipped against the whole
+        # grid, so the window's pixels are those of the whole-grid run.
+        self.driz = new_drizzle(max_ctx_id=max(n_inputs, 1) - 1, disable_ctx=not params.enable_ctx)
         self.err_driz = None
         if params.enable_err and params.err_from == "driz":
             # single=True: the err arrays drizzled like the data (stcal)
-            self.err_driz = Drizzle(kernel=params.kernel, fillval="INDEF",
-                                    out_img=_filled(canvas, shape, window, fill), disable_ctx=True,
-                                    backend=params.backend, allocator=canvas, window=window)
+            self.err_driz = new_drizzle(disable_ctx=True)
         self.var_acc = None
         if params.enable_var:
-            self.var_acc = VarianceAccumulator((y1 - y0, x1 - x0), params.weight_type, alloc=small)
+            self.var_acc = VarianceAccumulator((y1 - y0, x1 - x0), params.weight_type,
+                                               alloc=device_alloc or small, xp=backend.xp)
         self.same_pass = same_pass
         self.small = small
 
@@ -263,10 +273,12 @@ class ProductAccumulators:
         if self.var_acc is not None:
             covered = self.var_acc.covered
             variances = self.var_acc.finalize(psr)
+            xp = self.var_acc.xp
             if params.enable_err and params.err_from == "var":
-                out["err"] = error_from_variances(variances, self.small, covered)
+                out["err"] = self.backend.to_host(
+                    error_from_variances(variances, self.var_acc.alloc, covered, xp=xp))
             if params.report_var:
-                out.update(variances)
+                out.update({n: self.backend.to_host(v) for n, v in variances.items()})
         return out
 
 

@@ -94,13 +94,20 @@ def resample_variance_box(img, pixmap, weight, box, pscale_ratio, limits, kernel
 
 
 class VarianceAccumulator:
-    """Canvas-sized sums for the three variance arrays (float32, as stcal)."""
+    """Canvas-sized sums for the three variance arrays (float32, as stcal).
 
-    def __init__(self, shape, weight_type, alloc=None):
+    ``xp`` is the array module of the sums and of the resampled variances
+    given to :meth:`combine` (numpy, or CuPy with ``alloc`` making device
+    arrays: a kernel backend combines and finalizes on the device, so the
+    sums never cross the bus until the final images are read).
+    """
+
+    def __init__(self, shape, weight_type, alloc=None, xp=np):
         self.shape = shape
         self.weight_type = weight_type
         alloc = alloc or ram_zeros
         self.alloc = alloc
+        self.xp = xp
         self.wsum = {n: alloc(shape, np.float32, np.nan) for n in VARIANCE_NAMES}
         self.wt = {n: alloc(shape, np.float32, 0) for n in VARIANCE_NAMES}
         self.covered = None  # (y0, y1, x0, x1): union of the boxes seen
@@ -122,26 +129,27 @@ class VarianceAccumulator:
             return  # stcal: no read-noise variance -> no variance weight
         step = max(1, (1 << 20) // max(x1 - x0, 1))
         tmeas = float(measurement_time(img)[0])
+        xp = self.xp
         for r0 in range(0, y1 - y0, step):
             r1 = min(r0 + step, y1 - y0)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 if ivm:
                     rb = rn[r0:r1]
-                    good = (rb > 0) & np.isfinite(rb)
-                    weight = np.where(good, np.reciprocal(rb), np.float32(0)).astype(np.float64)
+                    good = (rb > 0) & xp.isfinite(rb)
+                    weight = xp.where(good, xp.reciprocal(rb), np.float32(0)).astype(np.float64)
                 else:
-                    weight = np.full((r1 - r0, x1 - x0), tmeas)
+                    weight = xp.full((r1 - r0, x1 - x0), tmeas)
                 positive = weight > 0
                 for name, var in resampled.items():
                     vb = var[r0:r1]
                     wsum = self.wsum[name][y0 + r0 : y0 + r1, x0:x1]
                     wt = self.wt[name][y0 + r0 : y0 + r1, x0:x1]
-                    m = (vb >= 0) & np.isfinite(vb) & positive
+                    m = (vb >= 0) & xp.isfinite(vb) & positive
                     prev = wsum.astype(np.float64)
-                    prev[np.isnan(prev)] = 0.0
+                    prev[xp.isnan(prev)] = 0.0
                     # (v * w) * w as stcal evaluates it, not v * (w * w)
-                    wsum[...] = np.where(m, prev + vb * weight * weight, wsum)
-                    wt[...] = np.where(m, wt + weight, wt)
+                    wsum[...] = xp.where(m, prev + vb * weight * weight, wsum)
+                    wt[...] = xp.where(m, wt + weight, wt)
 
     def finalize(self, pscale_ratio):
         """Final variance images {name: float32}, computed in place of the sums.
@@ -165,11 +173,12 @@ class VarianceAccumulator:
         return out
 
 
-def error_from_variances(variances, alloc=None, covered=None):
+def error_from_variances(variances, alloc=None, covered=None, xp=np):
     """``sqrt(nansum(var_*))``; NaN where every variance is NaN (stcal rule).
 
     Computed in row blocks over ``covered`` (y0, y1, x0, x1; default the whole
     image) so the temporaries stay small; outside it every variance is NaN.
+    ``xp``: the array module of ``variances`` (and of what ``alloc`` makes).
     """
     shape = variances[VARIANCE_NAMES[0]].shape
     err = (alloc or ram_zeros)(shape, np.float32, np.nan)
@@ -177,10 +186,10 @@ def error_from_variances(variances, alloc=None, covered=None):
     step = max(1, (1 << 22) // max(x1 - x0, 1))
     for r0 in range(y0, y1, step):
         r1 = min(r0 + step, y1)
-        stack = [variances[n][r0:r1, x0:x1] for n in VARIANCE_NAMES]
+        stack = xp.stack([variances[n][r0:r1, x0:x1] for n in VARIANCE_NAMES])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            block = np.sqrt(np.nansum(stack, axis=0))
-        block[np.all(np.isnan(stack), axis=0)] = np.nan
+            block = xp.sqrt(xp.nansum(stack, axis=0))
+        block[xp.all(xp.isnan(stack), axis=0)] = np.nan
         err[r0:r1, x0:x1] = block
     return err

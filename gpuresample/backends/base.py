@@ -29,6 +29,8 @@ class Backend(Protocol):
         pass cheaply (the kernel backends): the exposure loop then drizzles
         jwst's ``sqrt(variance)`` arrays that way instead of in separate
         footprint-box drizzles.
+    xp : module
+        The array module of the backend's memory (numpy, or CuPy on CUDA).
     worker_start_method : {"fork", "spawn"}
         How a pool of tile workers is started for this backend: forked
         (inputs inherited; the CPU) or spawned (a fresh interpreter: CUDA
@@ -39,6 +41,16 @@ class Backend(Protocol):
     name: str
     same_pass_linear: bool
     worker_start_method: str
+    xp: object
+
+    def sync(self, driz) -> None:
+        """Bring ``driz``'s host output arrays up to date (a kernel backend keeps them on the device)."""
+
+    def device_allocator(self):
+        """``alloc(shape, dtype, fill)`` making arrays on the device, or None when the backend computes on the host."""
+
+    def transfer_stats(self):
+        """The process's :class:`gpuresample.gpu.device.TransferStats` (kernel backends), else None."""
 
     def check(self, driz, step) -> None:
         """Refuse (raise) an image this backend cannot drizzle, before any state changes."""
@@ -70,9 +82,19 @@ class HostBackend:
     name = "host"
     same_pass_linear = False
     worker_start_method = "fork"
+    xp = np
 
     def check(self, driz, step):
         """Nothing to refuse by default."""
+
+    def sync(self, driz):
+        """Nothing to do: the host arrays are the outputs."""
+
+    def device_allocator(self):
+        """None: every array lives on the host."""
+
+    def transfer_stats(self):
+        """None: nothing crosses a bus."""
 
     def device_memory(self):
         """None: host memory only (checked against ``allowed_memory`` by the memory plan)."""

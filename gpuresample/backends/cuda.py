@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..errors import DeviceOutOfMemoryError
 from ..gpu.loader import cupy_module
-from .kernel import KernelBackend, to_host
+from .kernel import KernelBackend
 
 __all__ = ["CudaBackend", "unavailable_reason"]
 
@@ -66,14 +66,6 @@ class CudaBackend(KernelBackend):
         import cupy
 
         cupy.cuda.Device(index).use()
-
-    def asarray(self, a):
-        """A CuPy array of ``a`` on the current device (no copy when it already is one there)."""
-        return self.xp.asarray(a)
-
-    def to_host(self, a):
-        """A numpy array of ``a`` (copied from the device)."""
-        return to_host(a)
 
     def add_image(self, driz, step):
         """As :meth:`KernelBackend.add_image`; CuPy's out-of-memory error becomes :class:`DeviceOutOfMemoryError`."""

@@ -1,10 +1,22 @@
-"""The host emulator: the same ``kernels/*.cu`` compiled with g++ and run serially.
+"""The host emulator: the same ``kernels/*.cu`` compiled with g++ and run on the host.
 
 The generated C++ file is the translation unit of
 :mod:`gpuresample.gpu.sources` for the host (the CUDA host shim, then the
 text a GPU build compiles) followed by one launcher per entry point,
-``emu_<name>(grid, block, params...)``, that runs every (block, thread) of
-the launch in turn with the built-in index variables set.  The shared library
+``emu_<name>(grid, block, nthreads, seed, params...)``, that runs every
+(block, thread) of the launch with the built-in index variables set.
+
+Two modes (:func:`emulator_threads`, environment variable
+``GPURESAMPLE_EMULATOR_THREADS``):
+
+* sequential (``1``, the default): blocks in order on the calling thread --
+  bitwise reproducible, for debugging and for the tests that compare runs
+  bit for bit;
+* concurrent (``N > 1``): blocks in a shuffled order (seed
+  ``GPURESAMPLE_EMULATOR_SEED``, default 1) on ``N`` host threads with real
+  atomics, so that a missing atomic or a read-after-write race between
+  blocks changes the result as it would on a GPU.  CI runs the kernel tests
+  in this mode.  The shared library
 is cached under ``~/.cache/gpuresample/emulator`` by a hash of everything
 that goes into it (:func:`library_key`: that whole text -- preamble, shim and
 sources -- the flags :data:`~gpuresample.gpu.sources.HOST_CXXFLAGS`, the
@@ -28,7 +40,33 @@ from ..errors import BackendUnavailableError
 from . import sources
 from .signatures import check_args, kernel_signatures
 
-__all__ = ["EmulatorModule", "host_source", "library_key", "load_emulator"]
+__all__ = ["EmulatorModule", "emulator_seed", "emulator_threads", "host_source", "library_key", "load_emulator"]
+
+_THREADS_ENV = "GPURESAMPLE_EMULATOR_THREADS"
+_SEED_ENV = "GPURESAMPLE_EMULATOR_SEED"
+
+
+def _env_int(name, default, minimum):
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer; got {text!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    return value
+
+
+def emulator_threads():
+    """Host threads a launch runs its blocks on (``$GPURESAMPLE_EMULATOR_THREADS``, default 1: sequential)."""
+    return _env_int(_THREADS_ENV, 1, 1)
+
+
+def emulator_seed():
+    """Seed of the block order in the concurrent mode (``$GPURESAMPLE_EMULATOR_SEED``, default 1)."""
+    return _env_int(_SEED_ENV, 1, 0)
 
 _CTYPE_SCALAR = {
     np.dtype(np.float64): ctypes.c_double,
@@ -58,12 +96,12 @@ def host_source(sigs=None):
     for sig in sigs.values():
         args = ", ".join(p.name for p in sig.params)
         lines.append(
-            f'extern "C" void emu_{sig.name}(unsigned int gx, unsigned int bx, {sig.c_params()}) {{\n'
-            f"    gridDim = {{gx, 1, 1}}; blockDim = {{bx, 1, 1}};\n"
-            f"    for (unsigned int b = 0; b < gx; ++b) {{\n"
-            f"        blockIdx = {{b, 0, 0}};\n"
+            f'extern "C" void emu_{sig.name}(unsigned int gx, unsigned int bx, int nthreads, '
+            f"unsigned long long seed, {sig.c_params()}) {{\n"
+            f"    gpuresample_run_grid(gx, nthreads, seed, [&](unsigned int b) {{\n"
+            f"        gridDim = {{gx, 1, 1}}; blockDim = {{bx, 1, 1}}; blockIdx = {{b, 0, 0}};\n"
             f"        for (unsigned int t = 0; t < bx; ++t) {{ threadIdx = {{t, 0, 0}}; {sig.name}({args}); }}\n"
-            f"    }}\n}}"
+            f"    }});\n}}"
         )
     return "\n".join(lines) + "\n"
 
@@ -85,10 +123,16 @@ def library_key(source, cxx):
     return h.hexdigest()[:20]
 
 
-def load_emulator():
-    """Build (or reuse) the host library of every kernel; return an :class:`EmulatorModule`."""
+def load_emulator(transform=None):
+    """Build (or reuse) the host library of every kernel; return an :class:`EmulatorModule`.
+
+    ``transform(source) -> source``, when given, edits the generated C++
+    first (tests build a copy of a kernel with a planted bug this way).
+    """
     sigs = kernel_signatures()
     source = host_source(sigs)
+    if transform is not None:
+        source = transform(source)
     cxx = _compiler()
     key = library_key(source, cxx)
     if key in _loaded:
@@ -118,12 +162,18 @@ class EmulatorModule:
         for sig in sigs.values():
             fn = getattr(lib, f"emu_{sig.name}")
             fn.restype = None
-            fn.argtypes = [ctypes.c_uint, ctypes.c_uint] + [
+            fn.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.c_int, ctypes.c_ulonglong] + [
                 ctypes.c_void_p if p.pointer else _CTYPE_SCALAR[p.dtype] for p in sig.params
             ]
 
-    def launch(self, name, grid, block, args):
-        """Run kernel ``name`` on ``grid`` blocks of ``block`` threads (1-D)."""
+    def launch(self, name, grid, block, args, *, threads=None, seed=None):
+        """Run kernel ``name`` on ``grid`` blocks of ``block`` threads (1-D).
+
+        ``threads``/``seed`` default to :func:`emulator_threads` /
+        :func:`emulator_seed` (read at every launch).
+        """
+        threads = emulator_threads() if threads is None else int(threads)
+        seed = emulator_seed() if seed is None else int(seed)
         sig = self.sigs[name]
         check_args(sig, args)
         cargs = []
@@ -132,4 +182,4 @@ class EmulatorModule:
                 cargs.append(None if a is None else a.ctypes.data)
             else:
                 cargs.append(a.item())
-        getattr(self.lib, f"emu_{name}")(int(grid), int(block), *cargs)
+        getattr(self.lib, f"emu_{name}")(int(grid), int(block), threads, seed, *cargs)

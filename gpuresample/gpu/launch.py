@@ -54,17 +54,23 @@ def grid_size(n, block=BLOCK):
 class GpuDrizzleKernels:
     """Run one ``add_image`` of a :class:`gpuresample.Drizzle` through the kernels.
 
-    ``xp`` is the array module of the device, ``module`` the loaded kernels.
+    ``dev`` is the :class:`gpuresample.gpu.device.Device` (array module,
+    counted transfers and launches, the loaded kernels).
     """
 
     KERNELS = ("point", "square", "turbo", "gaussian", "lanczos2", "lanczos3", "tophat")
 
-    def __init__(self, xp, module):
-        self.xp = xp
-        self.module = module
+    def __init__(self, dev):
+        self.dev = dev
+        self.xp = dev.xp
 
-    def _dev(self, a, dtype):
-        return None if a is None else self.xp.ascontiguousarray(self.xp.asarray(a, dtype=dtype))
+    @property
+    def module(self):
+        """The loaded kernels (``launch(name, grid, block, args)``)."""
+        return self.dev.module
+
+    def _up(self, a, dtype):
+        return None if a is None else self.dev.upload(a, dtype)
 
     def _shape_args(self, step):
         """Kernel-size arguments, computed as drizzle does (its pscale_ratio is a float).
@@ -85,34 +91,12 @@ class GpuDrizzleKernels:
             efac = (2.3548 * 2.3548) * (psr * psr) * (1.0 / (pf * pf)) / 2.0
             return np.float64(pfo), np.float64(efac), np.float64(efac / math.pi)
         order = 2 if step.kernel == "lanczos2" else 3
-        lut = lanczos_lut(order)
-        return np.float64(order / psr), np.float64(psr / LANCZOS_LUT_STEP), self._dev(lut, np.float64), \
-            np.int64(lut.size)
+        lut = self.dev.constant(("lanczos", order), lambda: lanczos_lut(order), np.float64)
+        return np.float64(order / psr), np.float64(psr / LANCZOS_LUT_STEP), lut, np.int64(lut.size)
 
-    def add_image(self, driz, step):
-        """Accumulate ``step`` into ``driz``'s outputs; return (nmiss, nskip).
-
-        ``driz`` has ``out_shape`` (the whole grid, ``(ny, nx)``), ``window``
-        (``(y0, y1, x0, x1)``, half-open) and window-sized, C-contiguous
-        ``out_img``, ``out_wht``, ``out_dq``, ``out_img2`` and ``out_ctx``
-        (``{plane: array}``) arrays of ``xp``.
-        """
-        if step.kernel not in self.KERNELS:
-            raise ValueError(f"kernel {step.kernel!r} is not ported to the GPU kernels yet")
-        xp = self.xp
+    def _extra_inputs(self, state, step, n_out):
+        """The data2 stack and the linear stack on the device, with their scratch sums."""
         ny, nx = step.data.shape
-        ny_out, nx_out = driz.out_shape
-        wy0, wy1, wx0, wx1 = driz.window
-        wny, wnx = wy1 - wy0, wx1 - wx0
-        n_out = wny * wnx
-        pixmap = self._dev(step.pixmap, np.float64)
-        data = self._dev(step.data, np.float32)
-        weight = self._dev(step.weights, np.float32)
-        dq = self._dev(step.dq, np.uint32)
-        sum_wd = xp.zeros(n_out, np.float64)
-        sum_w = xp.zeros(n_out, np.float64)
-        dq_acc = xp.zeros(n_out, np.uint32) if dq is not None else None
-        nmiss = xp.zeros(1, np.uint64)
         # data2: a stack of the squared-weight inputs, scaled by iscale**2 in
         # float as drizzle does (a None entry contributes zeros, as in drizzle)
         n2 = 0 if step.data2 is None else len(step.data2)
@@ -123,18 +107,57 @@ class GpuDrizzleKernels:
             for m, a in enumerate(step.data2):
                 if a is not None:
                     stack[m] = a * iscale2
-            data2 = self._dev(stack, np.float32)
-            sum_w2d2 = xp.zeros(n2 * n_out, np.float64)
+            data2 = self._up(stack, np.float32)
+            sum_w2d2 = state.scratch("sum_w2d2", n2 * n_out, np.float64)
         # "linear" arrays: co-added with the data's weights in the same pass
         # (jwst's sqrt(variance) arrays); their per-image means are returned
         linear = getattr(step, "linear", None) or []
         nlin = len(linear)
         lin = sum_wlin = None
         if nlin:
-            lin = self._dev(np.stack([np.asarray(a, np.float32) for a in linear]), np.float32)
-            sum_wlin = xp.zeros(nlin * n_out, np.float64)
-        extra = (data2, np.int64(n2), sum_w2d2, lin, np.int64(nlin), sum_wlin)
-        ctx = None if step.ctx_plane is None else driz.out_ctx[step.ctx_plane]
+            lin = self._up(np.stack([np.asarray(a, np.float32) for a in linear]), np.float32)
+            sum_wlin = state.scratch("sum_wlin", nlin * n_out, np.float64)
+        return (data2, np.int64(n2), sum_w2d2, lin, np.int64(nlin), sum_wlin)
+
+    def add_image(self, state, step):
+        """Accumulate ``step`` into the device-resident outputs ``state``; return (nmiss, nskip).
+
+        ``state`` has ``out_shape`` (the whole grid, ``(ny, nx)``), ``window``
+        (``(y0, y1, x0, x1)``, half-open) and window-sized, C-contiguous
+        device arrays ``out_img``, ``out_wht``, ``out_dq``, ``out_img2`` and
+        ``out_ctx`` (``(nplanes, win_ny, win_nx)``), plus ``scratch(name, n,
+        dtype)`` for the per-image sums; ``state.last_linear`` is set to the
+        per-image means of ``step.linear`` (device arrays).
+        """
+        if step.kernel not in self.KERNELS:
+            raise ValueError(f"kernel {step.kernel!r} is not ported to the GPU kernels yet")
+        xp, dev = self.xp, self.dev
+        ny, nx = step.data.shape
+        ny_out, nx_out = state.out_shape
+        wy0, wy1, wx0, wx1 = state.window
+        wny, wnx = wy1 - wy0, wx1 - wx0
+        n_out = wny * wnx
+        nlin = len(getattr(step, "linear", None) or [])
+        state.last_linear = None
+        if step.kernel != "tophat":
+            lim = row_limits(step.pixmap, state.out_shape, step.xmin, step.xmax, step.ymin, step.ymax)
+            if not lim.visited:
+                # drizzle processes nothing and reports nothing; the linear
+                # means are those of an empty drizzle (fill NaN)
+                if nlin:
+                    state.last_linear = [dev.full((wny, wnx), np.nan, np.float32) for _ in range(nlin)]
+                return 0, 0
+        pixmap = self._up(step.pixmap, np.float64)
+        data = self._up(step.data, np.float32)
+        weight = self._up(step.weights, np.float32)
+        dq = self._up(step.dq, np.uint32)
+        sum_wd = state.scratch("sum_wd", n_out, np.float64)
+        sum_w = state.scratch("sum_w", n_out, np.float64)
+        dq_acc = state.scratch("dq_acc", n_out, np.uint32) if dq is not None else None
+        nmiss = state.scratch("nmiss", 1, np.uint64)
+        extra = self._extra_inputs(state, step, n_out)
+        n2 = int(extra[1])
+        ctx = None if step.ctx_plane is None else state.out_ctx[step.ctx_plane]
         bit = np.int32(0) if step.ctx_bit is None else np.uint32(1 << step.ctx_bit).view(np.int32)
         # drizzle keeps iscale as float and divides it by the (float) exposure time
         iscale = np.float32(step.iscale)
@@ -145,17 +168,10 @@ class GpuDrizzleKernels:
         nskip = 0
         extra_miss = 0
         n_in = nx * ny
+        outs = (sum_wd, sum_w, ctx, bit, dq_acc, *extra, nmiss)
         if step.kernel != "tophat":
-            lim = row_limits(step.pixmap, driz.out_shape, step.xmin, step.xmax, step.ymin, step.ymax)
-            if not lim.visited:
-                # drizzle processes nothing and reports nothing; the linear
-                # means are those of an empty drizzle (fill NaN)
-                if nlin:
-                    driz.last_linear = [xp.full((wny, wnx), np.nan, np.float32) for _ in range(nlin)]
-                return 0, 0
             nskip, extra_miss = lim.nskip, lim.nmiss_base
-            rows = (self._dev(lim.x1, np.int64), self._dev(lim.x2, np.int64))
-            outs = (sum_wd, sum_w, ctx, bit, dq_acc, *extra, nmiss)
+            rows = (self._up(lim.x1, np.int64), self._up(lim.x2, np.int64))
             if step.kernel == "point":
                 args = (pixmap, data, weight, dq, *rows, *common_out, *outs)
             elif step.kernel == "square":
@@ -163,19 +179,20 @@ class GpuDrizzleKernels:
             else:
                 args = (pixmap, data, weight, dq, *rows, *common_out, *self._shape_args(step), *outs)
             name = "drizzle_lanczos" if step.kernel.startswith("lanczos") else f"drizzle_{step.kernel}"
-            self.module.launch(name, grid_size(n_in), BLOCK, args)
+            dev.launch(name, grid_size(n_in), BLOCK, args)
         else:
             pfo = np.float64(step.pixfrac / step.pscale_ratio / 2.0)
             box = (np.int64(step.xmin), np.int64(step.xmax), np.int64(step.ymin), np.int64(step.ymax))
-            args = (pixmap, data, weight, dq, *box, *common_out, pfo, sum_wd, sum_w, ctx, bit, dq_acc, *extra,
-                    nmiss)
-            self.module.launch("drizzle_tophat", grid_size(n_in), BLOCK, args)
+            dev.launch("drizzle_tophat", grid_size(n_in), BLOCK, (pixmap, data, weight, dq, *box, *common_out, pfo,
+                                                                    *outs))
+        del pixmap, data, weight
         if nlin:
             # per-image weighted means (NaN where this image gave no weight), as a
-            # fresh drizzle with fill NaN would produce them
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sw = sum_w.reshape(wny, wnx)
-                driz.last_linear = [
+            # fresh drizzle with fill NaN would produce them; on the device
+            sum_wlin = extra[5]
+            sw = sum_w.reshape(wny, wnx)
+            with np.errstate(invalid="ignore", divide="ignore"):  # numpy (emulator) warns for 0/0
+                state.last_linear = [
                     xp.where(sw != 0, sum_wlin[m * n_out : (m + 1) * n_out].reshape(wny, wnx) / sw, np.nan)
                     .astype(np.float32) for m in range(nlin)
                 ]
@@ -184,12 +201,13 @@ class GpuDrizzleKernels:
         if n2:
             do_fill2 = do_fill and step.fillval2 != "INDEF"
             fill2 = np.float32(float(step.fillval2)) if do_fill2 else np.float32(0)
-            for m, out2 in enumerate(driz.out_img2):
-                args = (sum_w2d2[m * n_out : (m + 1) * n_out], sum_w, np.int64(n_out), driz.out_wht.reshape(-1),
+            sum_w2d2 = extra[2]
+            for m, out2 in enumerate(state.out_img2):
+                args = (sum_w2d2[m * n_out : (m + 1) * n_out], sum_w, np.int64(n_out), state.out_wht.reshape(-1),
                         out2.reshape(-1), np.int32(do_fill2), fill2)
-                self.module.launch("merge_image2", grid_size(n_out), BLOCK, args)
-        out_dq = driz.out_dq if dq is not None else None
-        args = (sum_wd, sum_w, np.int64(n_out), driz.out_img.reshape(-1), driz.out_wht.reshape(-1),
+                dev.launch("merge_image2", grid_size(n_out), BLOCK, args)
+        out_dq = state.out_dq if dq is not None else None
+        args = (sum_wd, sum_w, np.int64(n_out), state.out_img.reshape(-1), state.out_wht.reshape(-1),
                 dq_acc, None if out_dq is None else out_dq.reshape(-1), np.int32(do_fill), fill)
-        self.module.launch("merge_image", grid_size(n_out), BLOCK, args)
-        return int(nmiss[0]) + extra_miss, nskip
+        dev.launch("merge_image", grid_size(n_out), BLOCK, args)
+        return int(dev.download(nmiss)[0]) + extra_miss, nskip

@@ -54,8 +54,9 @@ NVRTC_OPTIONS = ("--std=c++17", "-ftz=true", "--fmad=false")
 CUPY_IMPLICIT_OPTIONS = ("-ftz=true",)
 
 #: g++ flags of the emulator's shared library.  -ffp-contract=off and
-#: -fno-fast-math keep g++ from fusing or reordering what the GPU build does not.
-HOST_CXXFLAGS = ("-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-fno-fast-math")
+#: -fno-fast-math keep g++ from fusing or reordering what the GPU build does not;
+#: -pthread for the concurrent mode (blocks on several host threads).
+HOST_CXXFLAGS = ("-O2", "-std=c++17", "-shared", "-fPIC", "-pthread", "-ffp-contract=off", "-fno-fast-math")
 
 #: The CUDA shim the host build puts before the sources.
 HOST_SHIM = "cuda_host_shim.h"

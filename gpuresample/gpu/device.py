@@ -1,0 +1,124 @@
+"""The device as the launch code sees it: memory, counted transfers and counted launches.
+
+Every byte that crosses the bus between host and device goes through
+:meth:`Device.upload` or :meth:`Device.download`, and every kernel launch
+through :meth:`Device.launch`; each is counted in :data:`STATS` (one
+process-wide record, because a run's Drizzle objects and its variance
+accumulators share the device).  That is how CI proves the transfer design
+without a GPU: the emulator moves its "device" arrays through the same
+methods, so its counts are the counts of a GPU run of the same inputs.
+
+``xp`` is the array module of the device: CuPy on a GPU, numpy for the
+emulator (where "device" arrays are host arrays that only the launch code
+creates: an upload is a real copy, so a missing upload is not hidden by
+aliasing).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+__all__ = ["STATS", "Device", "TransferStats"]
+
+log = logging.getLogger("gpuresample")
+
+
+@dataclass
+class TransferStats:
+    """Bytes and copies host->device (``h2d``) and device->host (``d2h``), and kernel launches."""
+
+    h2d_bytes: int = 0
+    h2d_copies: int = 0
+    d2h_bytes: int = 0
+    d2h_copies: int = 0
+    launches: int = 0
+
+    def snapshot(self):
+        """A copy of the counters now."""
+        return TransferStats(**asdict(self))
+
+    def since(self, before):
+        """The counts accumulated after ``before`` (a :meth:`snapshot`), as a dict."""
+        now = asdict(self)
+        return {k: v - getattr(before, k) for k, v in now.items()}
+
+
+#: The process's counters (all kernel backends, all devices of this process).
+STATS = TransferStats()
+
+
+class Device:
+    """Allocation, transfers and launches on one device through array module ``xp``.
+
+    Parameters
+    ----------
+    xp : module
+        ``cupy`` or ``numpy`` (the emulator).
+    module : object
+        The loaded kernels, with ``launch(name, grid, block, args)``.
+    """
+
+    def __init__(self, xp, module):
+        self.xp = xp
+        self.module = module
+        self._constants = {}
+
+    # -- memory on the device (no transfer)
+    def zeros(self, shape, dtype):
+        """A zeroed device array."""
+        return self.xp.zeros(shape, dtype)
+
+    def full(self, shape, value, dtype):
+        """A device array filled with ``value``."""
+        return self.xp.full(shape, value, dtype)
+
+    @staticmethod
+    def clear(a):
+        """Zero device array ``a`` in place (a device memset, not a transfer)."""
+        a.fill(0)
+
+    # -- transfers (counted)
+    def upload(self, a, dtype):
+        """Copy host array ``a`` to the device as C-contiguous ``dtype`` (converted on the host first).
+
+        Converting before the copy means the bus carries exactly the bytes the
+        kernels read (a float64 input travels as float32, once).
+        """
+        host = np.ascontiguousarray(a, dtype=dtype)
+        STATS.h2d_bytes += host.nbytes
+        STATS.h2d_copies += 1
+        if self.xp is np:
+            return host.copy()  # a distinct buffer: the "device" array is never the caller's
+        return self.xp.asarray(host)
+
+    def download(self, d):
+        """Copy device array ``d`` to a new numpy array."""
+        STATS.d2h_bytes += d.nbytes
+        STATS.d2h_copies += 1
+        if self.xp is np:
+            return np.array(d, copy=True)
+        return d.get()
+
+    def download_into(self, d, host_view):
+        """Copy device array ``d`` into the host array (or view) ``host_view`` of the same shape."""
+        if self.xp is np:
+            STATS.d2h_bytes += d.nbytes
+            STATS.d2h_copies += 1
+            host_view[...] = d
+        else:
+            host_view[...] = self.download(d)
+
+    def constant(self, key, make, dtype):
+        """A small read-only table uploaded once per device (``make()`` builds it on the host)."""
+        if key not in self._constants:
+            self._constants[key] = self.upload(make(), dtype)
+        return self._constants[key]
+
+    # -- kernels (counted)
+    def launch(self, name, grid, block, args):
+        """Launch kernel ``name`` of the module (1-D ``grid`` x ``block``)."""
+        STATS.launches += 1
+        self.module.launch(name, grid, block, args)

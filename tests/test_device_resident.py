@@ -1,0 +1,108 @@
+"""Device-resident outputs of the kernel backends, proven on the emulator by counted transfers.
+
+The emulator moves its "device" arrays through the same
+:class:`gpuresample.gpu.device.Device` methods as the CUDA backend, so the
+counts here are those of a GPU run of the same inputs (issue 12).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gpuresample import Drizzle, resample
+from gpuresample.gpu.device import STATS
+from gpuresample.synthetic import dithered_scene
+
+OUTPUT_NAMES = ("data", "wht", "con", "err", "var_rnoise", "var_poisson", "var_flat")
+
+
+def _identity(ny, nx, dx=0.3, dy=-0.2):
+    y, x = np.indices((ny, nx), dtype=np.float64)
+    return np.dstack([x + dx, y + dy])
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return dithered_scene(5, (96, 96), nstars=20, ngal=20)
+
+
+def _run(scene, backend, **kw):
+    return resample(scene, backend=backend, **kw)
+
+
+def test_resample_downloads_each_output_once(scene):
+    """d2h: the output arrays once, at the end (+ 8 bytes of miss counter per image); no per-exposure copy."""
+    before = STATS.snapshot()
+    res = _run(scene, "emulator")
+    stats = STATS.since(before)
+    assert res.meta["device_stats"] == stats
+    out_bytes = sum(getattr(res, n).nbytes for n in OUTPUT_NAMES)
+    counters = 8 * len(scene)
+    assert stats["d2h_bytes"] == out_bytes + counters
+    # one copy per output array (the context planes are one array) + one counter per image
+    assert stats["d2h_copies"] == len(OUTPUT_NAMES) + len(scene)
+    assert stats["h2d_bytes"] > 0 and stats["launches"] >= 2 * len(scene)
+
+
+def test_resample_device_resident_equals_cpu(scene):
+    """The device-resident path gives the CPU backend's products (rel 1e-5; context exact)."""
+    emu = _run(scene, "emulator")
+    cpu = _run(scene, "cpu")
+    np.testing.assert_array_equal(emu.con, cpu.con)
+    for name in OUTPUT_NAMES[:2] + OUTPUT_NAMES[3:]:
+        a, b = getattr(emu, name), getattr(cpu, name)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=name)
+        good = ~np.isnan(b)
+        np.testing.assert_allclose(a[good], b[good], rtol=1e-5, atol=1e-7 * np.nanmax(np.abs(b)), err_msg=name)
+
+
+def test_cpu_backend_has_no_device_stats(scene):
+    assert "device_stats" not in _run(scene[:2], "cpu").meta
+
+
+def test_drizzle_outputs_stay_on_device_until_read():
+    """Drizzle-allocated outputs: nothing is downloaded by add_image; reading a property downloads once."""
+    data = np.arange(30 * 40, dtype=np.float32).reshape(30, 40)
+    pixmap = _identity(30, 40)
+    d = Drizzle(out_shape=(32, 44), backend="emulator", fillval=0)
+    before = STATS.snapshot()
+    for _ in range(3):
+        d.add_image(data, exptime=1.0, pixmap=pixmap)
+    per_image = STATS.since(before)
+    assert per_image["d2h_copies"] == 3  # the miss counters only
+    img = d.out_img
+    wht = d.out_wht
+    after_read = STATS.since(before)
+    assert after_read["d2h_copies"] == 3 + 3  # img, wht, ctx: all three arrays synced together
+    again = STATS.snapshot()
+    assert d.out_img is img and d.out_wht is wht
+    assert STATS.since(again)["d2h_copies"] == 0  # up to date: no second download
+    ref = Drizzle(out_shape=(32, 44), backend="cpu", fillval=0)
+    for _ in range(3):
+        ref.add_image(data, exptime=1.0, pixmap=pixmap)
+    np.testing.assert_allclose(img, ref.out_img, rtol=1e-6)
+    np.testing.assert_array_equal(d.out_ctx, ref.out_ctx)
+
+
+def test_caller_outputs_are_updated_in_place_after_every_image():
+    """Output arrays supplied by the caller keep drizzle's in-place contract (written through)."""
+    data = np.ones((20, 20), np.float32)
+    out_img = np.zeros((24, 24), np.float32)
+    out_wht = np.zeros((24, 24), np.float32)
+    d = Drizzle(out_img=out_img, out_wht=out_wht, backend="emulator")
+    d.add_image(data, exptime=1.0, pixmap=_identity(20, 20))
+    assert out_wht.sum() > 0  # read directly, without touching d.out_wht
+    out_wht_first = out_wht.copy()
+    d.add_image(data, exptime=1.0, pixmap=_identity(20, 20))
+    np.testing.assert_allclose(out_wht, 2 * out_wht_first, rtol=1e-6)
+
+
+def test_context_planes_grow_on_the_device():
+    """More than 32 images: the device grows its context planes like drizzle does on the host."""
+    data = np.ones((8, 8), np.float32)
+    d = Drizzle(out_shape=(10, 10), backend="emulator", max_ctx_id=0)
+    for _ in range(34):
+        d.add_image(data, exptime=1.0, pixmap=_identity(8, 8, 0.0, 0.0))
+    assert d.out_ctx.shape[0] == 2
+    assert np.all(d.out_ctx[0][:8, :8] == -1) and np.all(d.out_ctx[1][:8, :8] == 3)

@@ -143,14 +143,29 @@ class LoopResult:
         return bool(np.any(self.arrays["wht"] > 0))
 
 
+def _window_filled(alloc, window):
+    """An allocator like ``alloc`` whose arrays hold ``fill`` inside ``window``.
+
+    A window's canvas is lazy zeros (``lazy_zeros`` ignores the fill, so
+    that pages outside the window are never touched); the window is filled
+    here, on its own pages only.
+    """
+    y0, y1, x0, x1 = window
+
+    def make(shape, dtype, fill=0):
+        arr = alloc(shape, dtype, 0)
+        if fill != 0:  # NaN too
+            arr[..., y0:y1, x0:x1] = fill
+        return arr
+
+    return make
+
+
 def _filled(alloc, shape, window, fill):
     """The science canvas pre-filled with the fill value (only inside the window when there is one)."""
     if window is None:
         return alloc(shape, np.float32, fill)
-    canvas = alloc(shape, np.float32, 0)
-    y0, y1, x0, x1 = window
-    canvas[y0:y1, x0:x1] = np.float32(fill)
-    return canvas
+    return _window_filled(alloc, window)(shape, np.float32, fill)
 
 
 class ProductAccumulators:
@@ -173,8 +188,12 @@ class ProductAccumulators:
             # A kernel backend keeps the outputs it allocates on the device
             # (created there as the fill value, re-filled by the merge kernel
             # after every image) and downloads them once, in finish().
+            # The host arrays must hold the fill too: a Drizzle that never gets
+            # an image (a tile no exposure reaches) is never downloaded.
+            host = canvas if window is None else _window_filled(canvas, window)
+
             def new_drizzle(**kw):
-                return Drizzle(fillval=fill, out_shape=shape, **kw, **common)
+                return Drizzle(fillval=fill, out_shape=shape, **kw, **dict(common, allocator=host))
         else:
             # Pre-filling the output with the fill value and passing "INDEF" is
             # the same as drizzle's re-fill of zero-weight pixels after every

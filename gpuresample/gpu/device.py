@@ -45,6 +45,11 @@ class TransferStats:
         now = asdict(self)
         return {k: v - getattr(before, k) for k, v in now.items()}
 
+    def add(self, counts):
+        """Add ``counts`` (a :meth:`since` dict, e.g. from a tile worker in another process)."""
+        for k, v in counts.items():
+            setattr(self, k, getattr(self, k) + int(v))
+
 
 #: The process's counters (all kernel backends, all devices of this process).
 STATS = TransferStats()

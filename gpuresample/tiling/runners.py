@@ -16,6 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import TilingError
 from ..exposure import as_exposure
+from ..gpu.device import STATS
 from ..workers import TILE_POOL
 from . import tile
 from .plan import plan_one
@@ -128,7 +129,12 @@ def _spawn_plan(k, source, grid, params, psr):
 
 
 def _spawn_tile(index, region, selected, sources, n, grid, params, psr):
-    return index, tile.drizzle_tile(region, load_from(sources), selected, n, grid, params, psr)
+    # the worker's transfers and launches travel back with the tile, so the
+    # parent's device_stats count the whole run, not only its own process
+    before = STATS.snapshot()
+    arrays = tile.drizzle_tile(region, load_from(sources), selected, n, grid, params, psr)
+    arrays["device_stats"] = STATS.since(before)
+    return index, arrays
 
 
 class SpawnRunner:
@@ -164,7 +170,9 @@ class SpawnRunner:
         sources, n, grid, params, psr = self.args
         futures = [self.pool.submit(_spawn_tile, i, region, sel, {k: sources[k] for k in sel}, n, grid, params, psr)
                    for i, (region, sel) in enumerate(tasks)]
-        yield from _results(futures)
+        for index, arrays in _results(futures):
+            STATS.add(arrays.pop("device_stats"))
+            yield index, arrays
 
     def close(self):
         self.pool.shutdown(wait=True, cancel_futures=True)

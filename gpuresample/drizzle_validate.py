@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 
 from .drizzle_args import as_2d_float32, check_dq_type, finite_positive
+from .pixmap_checks import check_finite_box, check_pixmap, scan_limits
 from .scanner_polygon import APPROX_ZERO, scan_polygon, shrink_box
 
 __all__ = [
@@ -58,13 +59,15 @@ class DrizzleStep:
     lanczos kernels drizzle's own estimate when the caller passed None; None
     only where no kernel uses it), ``pixfrac``, ``kernel``,
     ``wht_scale``, ``in_units``, ``expscale``, inclusive input limits
-    ``xmin..xmax``, ``ymin..ymax`` and the processed fill strings.
+    ``xmin..xmax``, ``ymin..ymax``, the processed fill strings and
+    ``row_limits`` (drizzle's scan of the box,
+    :class:`gpuresample.scanner.RowLimits`; None for the tophat kernel).
     """
 
     __slots__ = (
         "ctx_bit", "ctx_plane", "data", "data2", "dq", "expscale", "fillval", "fillval2",
-        "in_units", "iscale", "kernel", "linear", "pixfrac", "pixmap", "pscale_ratio", "weights",
-        "wht_scale", "xmax", "xmin", "ymax", "ymin",
+        "in_units", "iscale", "kernel", "linear", "pixfrac", "pixmap", "pscale_ratio", "row_limits",
+        "weights", "wht_scale", "xmax", "xmin", "ymax", "ymin",
     )
 
     def __init__(self, **kw):
@@ -83,18 +86,6 @@ def check_data(data):
             f"2x2 neighbourhood of the pixel map); got shape {data.shape}"
         )
     return data
-
-
-def check_pixmap(pixmap, shape):
-    """``pixmap`` as float64 ``(ny, nx, 2)`` matching ``data``'s ``shape``."""
-    ny, nx = shape
-    pixmap = np.asarray(pixmap, dtype=np.float64)
-    if pixmap.shape != (ny, nx, 2):
-        raise ValueError(
-            f"'pixmap' must have shape (ny, nx, 2) = {(ny, nx, 2)} matching 'data'; "
-            f"got {pixmap.shape}"
-        )
-    return pixmap
 
 
 def _like_data(arr, name, shape):
@@ -292,20 +283,6 @@ def input_box(xmin, xmax, ymin, ymax, shape):
     return xmin, xmax, ymin, ymax
 
 
-def check_finite_box(pixmap, box):
-    """Refuse a box with fewer than 2 rows or columns of non-NaN ``pixmap`` entries.
-
-    drizzle shrinks the box to the rows/columns with non-NaN pixmap values and
-    fails if fewer than 2 remain in either direction: check it here, before the
-    context ID and exposure time change.
-    """
-    if not shrink_box(pixmap, *box)[4]:
-        raise ValueError(
-            "'pixmap' has too few finite entries: at least two rows and two columns of the "
-            "input box need a non-NaN (x, y)"
-        )
-
-
 def inferred_output_grid(pixmap, box):
     """``(new_shape, origin)`` of the output covering the pixel map's extent in ``box``.
 
@@ -416,6 +393,7 @@ def validate_add_image(
         # once, here, for every backend: what drizzle's C code would estimate
         pixel_scale_ratio = estimate_pixel_scale_ratio(pixmap, out_shape or new_shape, box)
     data, weights = zero_weight_non_finite(data, weights)
+    limits = scan_limits(pixmap, out_shape or new_shape, box, kernel)
 
     xmin, xmax, ymin, ymax = box
     step = DrizzleStep(
@@ -423,6 +401,6 @@ def validate_add_image(
         ctx_plane=None, ctx_bit=None, iscale=iscale, pscale_ratio=pixel_scale_ratio,
         pixfrac=pixfrac, kernel=kernel, wht_scale=wht_scale, in_units=in_units,
         expscale=1.0 if in_units == "cps" else exptime, xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax,
-        fillval=fillval, fillval2=fillval2,
+        fillval=fillval, fillval2=fillval2, row_limits=limits,
     )
     return step, new_shape, origin

@@ -84,6 +84,10 @@ class _Scanner:
         self.li = self.ri = 0
         self.left = bool(self.left_edges)
         self.right = bool(self.right_edges)
+        # a polygon of zero height (an input touching the output along a line)
+        # can leave a chain empty: drizzle then reads an edge it never set
+        self.empty_chain = not (self.left and self.right)
+        self.undefined = False
         self.min_y, self.max_y = min_y, max_y
 
     def limits(self, y):
@@ -94,6 +98,9 @@ class _Scanner:
         if pyt <= self.min_y or pyb >= self.max_y + 1:
             return 2, 0, 0
         if not (self.left and self.right):
+            # drizzle reads uninitialised memory here when a chain was empty from
+            # the start; we end the scan (visit nothing), flagged for the CPU backend
+            self.undefined = self.undefined or self.empty_chain
             return 1, 0, 0
         # the edges at the row's bottom, then at its top (drizzle's order of evaluation)
         if not self._advance(pyb, top=False):
@@ -149,10 +156,14 @@ def _row_span(xlb, xrb, xlt, xrt):
     return 0, x1, x2
 
 
+#: C's (int) of NaN on x86-64
+_NAN_INT = -(2**31)
+
+
 def _cround(x):
     """C ``(int) round(x)``: half away from zero (NaN -> INT_MIN as on x86-64)."""
     if math.isnan(x):
-        return -(2**31)
+        return _NAN_INT
     return int(math.copysign(math.floor(abs(x) + 0.5), x))
 
 
@@ -172,6 +183,12 @@ class RowLimits:
         self.nskip = 0
         self.nmiss_base = 0
         self.visited = True
+        #: first visited row whose limits came from a NaN edge position (drizzle's
+        #: C code then loops from INT_MIN: it reads outside the input), or None
+        self.nan_row = None
+        #: True when drizzle's own scan is undefined (an empty edge chain; see
+        #: ``_Scanner``): every backend then visits nothing, with these counts
+        self.undefined = False
 
 
 def row_limits(pixmap, out_shape, xmin, xmax, ymin, ymax):
@@ -198,6 +215,7 @@ def row_limits(pixmap, out_shape, xmin, xmax, ymin, ymax):
     res.nmiss_base = res.nskip * width
     for j in range(y_lo, y_hi + 1):
         status, x1, x2 = scan.limits(j)
+        res.undefined = scan.undefined
         if status == 1:
             res.nskip += y_hi + 1 - j
             res.nmiss_base += (y_hi + 1 - j) * width
@@ -206,6 +224,8 @@ def row_limits(pixmap, out_shape, xmin, xmax, ymin, ymax):
             res.nmiss_base += width
             res.nskip += 1
             continue
+        if res.nan_row is None and _NAN_INT in (x1, x2):
+            res.nan_row = j
         res.nmiss_base += width - (x2 + 1 - x1)
         res.x1[j], res.x2[j] = x1, x2
     return res

@@ -195,7 +195,10 @@ def _clip(poly, window):
                 d = _cross(dp, dw)
                 app = _cross(p1, p0)
                 aww = _cross(w1, w0)
-                vi = ((app * dw[0] - aww * dp[0]) / d, (app * dw[1] - aww * dp[1]) / d)
+                # d == 0 (parallel edges, or an overflowed cross product): C's
+                # division gives inf/NaN there and drizzle drops the vertex
+                vi = (math.nan, math.nan) if d == 0.0 else ((app * dw[0] - aww * dp[0]) / d,
+                                                             (app * dw[1] - aww * dp[1]) / d)
                 if math.isfinite(vi[0]) and math.isfinite(vi[1]):
                     _append(out, vi)
                 if in1:

@@ -42,9 +42,12 @@ __device__ __forceinline__ void clip_range(i64& lo, i64& hi, i64 n) {
     if (hi > n - 1) hi = n - 1;
 }
 
-// C round(): half away from zero.
+// C round(): half away from zero.  The front end turns coordinates beyond
+// 2^26 px into NaN (pixmap_checks.MAX_PIXMAP_COORD); the clamp keeps the
+// conversion defined anyway (a double beyond the i64 range saturates on the
+// GPU but is undefined on the host, so the emulator could disagree).
 __device__ __forceinline__ i64 c_round(double x) {
-    return (i64)round(x);
+    return (i64)round(fmin(fmax(x, -4.0e18), 4.0e18));
 }
 
 // The part of the output grid whose sums a launch keeps: output pixels

@@ -73,6 +73,8 @@ class CpuBackend(HostBackend):
 
     def add_image(self, driz, step):
         """Drizzle one image into ``driz``'s outputs in place; return (nmiss, nskip)."""
+        if step.row_limits is not None and step.row_limits.undefined:
+            return _nothing_visited(driz, step)
         if step.linear:
             driz.last_linear = [self._linear_mean(driz, step, a) for a in step.linear]
         ctx = None if step.ctx_plane is None else driz.out_ctx[step.ctx_plane]
@@ -112,6 +114,25 @@ class CpuBackend(HostBackend):
         # drizzle 2.2 returns (version, nmiss, nskip), 3.0 (nmiss, nskip)
         nmiss, nskip = result[-2:]
         return int(nmiss), int(nskip)
+
+
+def _nothing_visited(driz, step):
+    """An image whose scan drizzle cannot define (:attr:`RowLimits.undefined`): visit no pixel.
+
+    What the kernel backends do with the same scan, and what drizzle does
+    for an image that reaches no output pixel: outputs unchanged except the
+    fill of zero-weight pixels; every box pixel a miss.
+    """
+    y0, y1, x0, x1 = driz.window
+    if step.linear:
+        driz.last_linear = [np.full((y1 - y0, x1 - x0), np.nan, np.float32) for _ in step.linear]
+    empty = driz.out_wht == 0
+    if step.fillval != "INDEF":
+        driz.out_img[empty] = np.float32(float(step.fillval))
+    if step.data2 is not None and step.fillval != "INDEF" and step.fillval2 != "INDEF":
+        for out2 in driz.out_img2:
+            out2[empty] = np.float32(float(step.fillval2))
+    return int(step.row_limits.nmiss_base), int(step.row_limits.nskip)
 
 
 def _fresh_weighted_mean(step, values, out_shape):

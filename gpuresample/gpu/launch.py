@@ -140,7 +140,9 @@ class GpuDrizzleKernels:
         nlin = len(getattr(step, "linear", None) or [])
         state.last_linear = None
         if step.kernel != "tophat":
-            lim = row_limits(step.pixmap, state.out_shape, step.xmin, step.xmax, step.ymin, step.ymax)
+            lim = step.row_limits  # the front end's scan (pixmap_checks.scan_limits)
+            if lim is None:
+                lim = row_limits(step.pixmap, state.out_shape, step.xmin, step.xmax, step.ymin, step.ymax)
             if not lim.visited:
                 # drizzle processes nothing and reports nothing; the linear
                 # means are those of an empty drizzle (fill NaN)

@@ -11,6 +11,8 @@ default), or None (every pixel is good).  A pixel is used when
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 __all__ = ["DEFAULT_GOOD_BITS", "JWST_PIXEL_FLAGS", "good_pixel_mask", "parse_good_bits"]
@@ -69,7 +71,8 @@ def parse_good_bits(good_bits):
 
     if good_bits is None:
         return None
-    if isinstance(good_bits, bool):
+    # jwst's good_bits is a string (or an int); astropy would also sum a list of flags
+    if isinstance(good_bits, bool) or not isinstance(good_bits, (numbers.Integral, str)):
         raise ValueError(f"good_bits must be an int, a flag string or None; got {good_bits!r}")
     try:
         return interpret_bit_flags(good_bits, flag_name_map=JWST_PIXEL_FLAGS)

@@ -172,11 +172,24 @@ def check_pixfrac(pixfrac):
 
 
 def check_iscale(iscale):
-    """``iscale`` as a finite float."""
-    iscale = float(iscale)
-    if not math.isfinite(iscale):
-        raise ValueError(f"'iscale' must be finite; got {iscale!r}")
+    """``iscale`` as a float, finite and > 0 also in float32 (drizzle's C code refuses 0 and negatives)."""
+    iscale = finite_positive(iscale, "iscale")
+    if not (np.isfinite(np.float32(iscale)) and np.float32(iscale) > 0):
+        raise ValueError(f"'iscale' must be within float32's positive range; got {iscale!r}")
     return iscale
+
+
+def check_count_scale(iscale, exptime, in_units):
+    """``in_units="counts"``: ``iscale / exptime`` (drizzle's float scale) must stay finite and > 0."""
+    if in_units != "counts":
+        return
+    with np.errstate(over="ignore", under="ignore"):
+        scale = np.float32(iscale) / np.float32(exptime)
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(
+            f"'iscale' / 'exptime' = {iscale!r} / {exptime!r} is not a finite positive float32 "
+            "(in_units='counts' divides the data by the exposure time)"
+        )
 
 
 def check_pixel_scale_ratio(pixel_scale_ratio, kernel):
@@ -379,6 +392,7 @@ def validate_add_image(
     pixel_scale_ratio = check_pixel_scale_ratio(pixel_scale_ratio, kernel)
     wht_scale = finite_positive(wht_scale, "wht_scale")
     in_units = check_in_units(in_units)
+    check_count_scale(iscale, exptime, in_units)
     box = input_box(xmin, xmax, ymin, ymax, data.shape)
     check_finite_box(pixmap, box)
     new_shape = origin = None

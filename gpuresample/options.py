@@ -24,6 +24,7 @@ from .dqflags import DEFAULT_GOOD_BITS, parse_good_bits
 from .drizzle_args import process_fillval
 from .drizzle_validate import check_pixfrac as drizzle_pixfrac
 from .kernel_info import normalize_kernel
+from .option_types import count, flag_validator, is_int, number, pair
 from .weights import WEIGHT_TYPES
 
 __all__ = [
@@ -43,50 +44,6 @@ ALLOWED_MEMORY_ENV = "DMODEL_ALLOWED_MEMORY"
 PIXMAP_ORDERS = (1, 3)
 
 _GRID_ARGS = ("pixel_scale_ratio", "pixel_scale", "rotation", "crpix", "crval")
-
-
-def _number(value, name, positive=False):
-    """A real number (not a bool) as a finite float, optionally > 0; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number; got {value!r}")
-    v = float(value)
-    if not math.isfinite(v) or (positive and v <= 0):
-        raise ValueError(f"{name} must be finite{' and > 0' if positive else ''}; got {value!r}")
-    return v
-
-
-def _pair(value, name, kind=float, minimum=None):
-    """Two finite numbers converted with ``kind`` (ints: no fractional part), each >= ``minimum``; None stays."""
-    if value is None:
-        return None
-    try:
-        vals = [kind(v) for v in value]
-    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
-        raise ValueError(f"{name} must be two numbers; got {value!r}") from None
-    if len(vals) != 2:
-        raise ValueError(f"{name} must have exactly 2 values; got {len(vals)}")
-    if not all(math.isfinite(v) for v in vals):
-        raise ValueError(f"{name} values must be finite; got {value!r}")
-    if kind is int and any(float(v) != float(o) for v, o in zip(vals, value, strict=True)):
-        raise ValueError(f"{name} must be integers; got {value!r}")
-    if minimum is not None and any(v < minimum for v in vals):
-        raise ValueError(f"{name} values must be >= {minimum}; got {value!r}")
-    return tuple(vals)
-
-
-def _is_int(value, integer_types=numbers.Integral):
-    return isinstance(value, integer_types) and not isinstance(value, bool)
-
-
-def _count(value, name, auto, integer_types=numbers.Integral):
-    """``"auto"`` -> ``auto``, else an integer >= 1 (as an int)."""
-    if value == "auto":
-        return max(1, auto)
-    if not _is_int(value, integer_types) or value < 1:
-        raise ValueError(f"{name} must be 'auto' or a positive integer; got {value!r}")
-    return int(value)
 
 
 # ---------------------------------------------------------------- drizzle parameters
@@ -165,33 +122,39 @@ def check_pixmap_order(value):
 
 # ---------------------------------------------------------------- output grid
 def check_pixel_scale_ratio(value):
-    """``pixel_scale_ratio``: output / input pixel scale, finite and > 0 (or None); a float."""
-    return _number(value, "pixel_scale_ratio", positive=True)
+    """``pixel_scale_ratio``: output / input pixel scale, finite and > 0 (jwst's float, no None); a float."""
+    if value is None:
+        raise ValueError("pixel_scale_ratio must be a number > 0 (default 1.0); got None")
+    return number(value, "pixel_scale_ratio", positive=True)
 
 
 def check_pixel_scale(value):
     """``pixel_scale``: output pixel scale in arcsec, finite and > 0, or None (use the ratio)."""
-    return _number(value, "pixel_scale", positive=True)
+    return number(value, "pixel_scale", positive=True)
 
 
 def check_rotation(value):
     """``rotation``: position angle of the output +y axis in degrees (finite), or None (detector orientation)."""
-    return _number(value, "rotation")
+    return number(value, "rotation")
 
 
 def check_crpix(value):
     """``crpix``: the output reference pixel, 0-based ``(x, y)``: two finite numbers (floats), or None."""
-    return _pair(value, "crpix")
+    return pair(value, "crpix")
 
 
 def check_crval(value):
     """``crval``: the sky position ``(ra, dec)`` of ``crpix`` in degrees: two finite numbers, or None."""
-    return _pair(value, "crval")
+    radec = pair(value, "crval")
+    if radec is not None and not -90.0 <= radec[1] <= 90.0:
+        raise ValueError(f"crval dec must be within [-90, 90] degrees; got {value!r}")
+    return radec
 
 
 def check_output_shape(value):
     """``output_shape``: the output size ``(nx, ny)`` (x first): two integers >= 1 (ints), or None."""
-    return _pair(value, "output_shape", kind=int, minimum=1)
+    # drizzle indexes the output with 32-bit ints
+    return pair(value, "output_shape", kind=int, minimum=1, maximum=2**31 - 1)
 
 
 def check_output_wcs(value):
@@ -216,11 +179,10 @@ def check_allowed_memory(value):
         except ValueError:
             raise ValueError(f"environment variable {ALLOWED_MEMORY_ENV}={env!r} is not a number") from None
         source = f"${ALLOWED_MEMORY_ENV}"
-    try:
-        frac = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"allowed_memory must be a number in (0, 1] or None; got {value!r}") from None
-    if not (frac > 0):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"allowed_memory must be a number > 0 or None; got {value!r}")
+    frac = float(value)
+    if not (math.isfinite(frac) and frac > 0):
         raise ValueError(f"{source} must be > 0 (a fraction of available memory); got {value!r}")
     return frac
 
@@ -246,7 +208,7 @@ def check_workers(value):
     """``workers``: CPU-backend processes: ``"auto"`` or None (``min(2, CPU count)``) or a Python int >= 1; an int."""
     if value is None:
         value = "auto"
-    return _count(value, "workers", min(2, os.cpu_count() or 1), integer_types=int)
+    return count(value, "workers", min(2, os.cpu_count() or 1), integer_types=int)
 
 
 def check_progress(value):
@@ -267,14 +229,14 @@ def check_tile(value):
         if value.strip().lower() == "auto":
             return "auto"
         vals = ()
-    elif _is_int(value):
+    elif is_int(value):
         vals = (value, value)
     else:
         try:
             vals = tuple(value)
         except TypeError:
             vals = ()
-    if len(vals) != 2 or not all(_is_int(v) for v in vals):
+    if len(vals) != 2 or not all(is_int(v) for v in vals):
         raise ValueError(f"tile must be None, 'auto', an int or a pair of ints (ny, nx); got {value!r}")
     vals = (int(vals[0]), int(vals[1]))
     if min(vals) < 1:
@@ -284,7 +246,7 @@ def check_tile(value):
 
 def check_tile_workers(value):
     """``tile_workers``: processes drizzling tiles at once: ``"auto"`` (the CPU count) or an integer >= 1; an int."""
-    return _count(value, "tile_workers", os.cpu_count() or 1)
+    return count(value, "tile_workers", os.cpu_count() or 1)
 
 
 def check_scheduler(value):
@@ -312,25 +274,13 @@ def partial_folder(folder):
     return folder.with_name(folder.name + ".partial")
 
 
-def _flag_validator(name, meaning):
-    def check(value):
-        try:
-            return bool(value)
-        except (TypeError, ValueError):  # e.g. a numpy array of several values
-            raise ValueError(f"{name} must be true or false; got {value!r}") from None
-
-    check.__name__ = check.__qualname__ = f"check_{name}"
-    check.__doc__ = f"``{name}``: {meaning}; read by its truth value, returned as a bool."
-    return check
-
-
-check_single = _flag_validator("single", "one output per exposure group")
-check_blendheaders = _flag_validator("blendheaders", "blend the inputs' metadata into the result")
-check_in_memory = _flag_validator("in_memory", "False: read file inputs one at a time, scratch arrays on disk")
-check_enable_ctx = _flag_validator("enable_ctx", "make the context planes")
-check_enable_err = _flag_validator("enable_err", "make the error array (from the variances)")
-check_report_var = _flag_validator("report_var", "keep the variance arrays in the result")
-check_propagate_dq = _flag_validator("propagate_dq", "make the OR-combined DQ array")
+check_single = flag_validator("single", "one output per exposure group")
+check_blendheaders = flag_validator("blendheaders", "blend the inputs' metadata into the result")
+check_in_memory = flag_validator("in_memory", "False: read file inputs one at a time, scratch arrays on disk")
+check_enable_ctx = flag_validator("enable_ctx", "make the context planes")
+check_enable_err = flag_validator("enable_err", "make the error array (from the variances)")
+check_report_var = flag_validator("report_var", "keep the variance arrays in the result")
+check_propagate_dq = flag_validator("propagate_dq", "make the OR-combined DQ array")
 
 
 # ---------------------------------------------------------------- all of them

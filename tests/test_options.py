@@ -19,7 +19,7 @@ from gpuresample.options import VALIDATORS, ResampleOptions, partial_folder
 ACCEPTED = [
     ("pixfrac", 1, 1.0), ("pixfrac", 0.5, 0.5), ("pixfrac", np.float32(0.25), 0.25),
     ("kernel", " Square ", "square"), ("kernel", "TOPHAT", "tophat"),
-    ("pixel_scale_ratio", 2, 2.0), ("pixel_scale_ratio", None, None),
+    ("pixel_scale_ratio", 2, 2.0),
     ("pixel_scale", 0.031, 0.031), ("pixel_scale", None, None),
     ("rotation", -30, -30.0), ("rotation", 0, 0.0), ("rotation", None, None),
     ("crpix", (1, 2), (1.0, 2.0)), ("crpix", np.array([0.5, -3.0]), (0.5, -3.0)), ("crpix", None, None),
@@ -30,10 +30,11 @@ ACCEPTED = [
     ("fillval", "INDEF", "NaN"), ("fillval", None, "NaN"), ("fillval", " indef ", "NaN"), ("fillval", 0, "0"),
     ("fillval", -1.5, "-1.5"), ("fillval", "nan", "nan"),
     ("weight_type", "ivm", "ivm"), ("weight_type", "ivm-sky", "ivm-sky"), ("weight_type", "exptime", "exptime"),
-    ("single", 1, True), ("single", 0, False), ("single", "", False), ("blendheaders", [], False),
-    ("in_memory", np.bool_(True), True), ("enable_ctx", None, False), ("enable_err", "no", True),  # truthiness
-    ("report_var", 1.0, True), ("propagate_dq", False, False),
-    ("allowed_memory", 0.5, 0.5), ("allowed_memory", 2, 2.0), ("allowed_memory", "0.25", 0.25),
+    # flags: bools, 0/1 and the spellings of a jwst parameter file -- not truthiness (issue 13, item 7)
+    ("single", 1, True), ("single", 0, False), ("single", "False", False), ("blendheaders", " yes ", True),
+    ("in_memory", np.bool_(True), True), ("in_memory", "no", False), ("enable_ctx", "OFF", False),
+    ("enable_err", "true", True), ("report_var", True, True), ("propagate_dq", False, False),
+    ("allowed_memory", 0.5, 0.5), ("allowed_memory", 2, 2.0), ("allowed_memory", np.float32(0.25), 0.25),
     ("pixmap_stepsize", "auto", "auto"), ("pixmap_stepsize", 1, 1), ("pixmap_stepsize", 2.6, 3),
     ("pixmap_stepsize", np.float64(1.2), 1), ("pixmap_stepsize", 10, 10),
     ("pixmap_order", 1, 1), ("pixmap_order", 3.0, 3), ("pixmap_order", np.int64(3), 3),
@@ -60,8 +61,10 @@ def test_accepted_values_are_normalised(name, value, expected):
 
 def test_bool_flags_return_bool():
     for name in ("single", "blendheaders", "in_memory", "enable_ctx", "enable_err", "report_var", "propagate_dq"):
-        assert VALIDATORS[name]("x") is True and VALIDATORS[name](0) is False
-    with pytest.raises(ValueError, match="single must be true or false"):
+        assert VALIDATORS[name]("yes") is True and VALIDATORS[name](0) is False
+        with pytest.raises(ValueError, match=f"{name} must be True or False"):
+            VALIDATORS[name]("x")  # a truthy string is not a flag
+    with pytest.raises(ValueError, match="single must be True or False"):
         options.check_single(np.array([1, 2]))
 
 
@@ -128,9 +131,29 @@ REJECTED = [
     ("crval", (1.0, 2.0, 3.0), ValueError, "crval must have exactly 2 values"),
     ("crval", ("a", 2.0), ValueError, "crval must be two numbers"),
     ("output_shape", (10,), ValueError, "output_shape must have exactly 2"),
+    # item 7: a string is not a pair, bools are not numbers, sizes fit drizzle's 32-bit indices
+    ("output_shape", "55", ValueError, "output_shape must be two numbers"),
+    ("output_shape", ("a", 2), ValueError, "output_shape must be two numbers"),
+    ("output_shape", (2**31, 2), ValueError, "output_shape values must be <= 2147483647"),
+    ("output_shape", (True, 2), ValueError, "output_shape must be two numbers"),
+    ("crpix", "12", ValueError, "crpix must be two numbers"),
+    ("crval", "12", ValueError, "crval must be two numbers"),
+    ("crval", (53.16, 95), ValueError, r"crval dec must be within \[-90, 90\]"),
+    ("crval", (53.16, -91), ValueError, r"crval dec must be within \[-90, 90\]"),
+    ("pixel_scale_ratio", None, ValueError, "pixel_scale_ratio must be a number > 0"),
+    ("pixfrac", None, ValueError, "pixfrac must be a number"),
+    ("allowed_memory", math.inf, ValueError, "allowed_memory must be > 0"),
+    ("allowed_memory", True, ValueError, "allowed_memory must be a number"),
+    ("allowed_memory", "0.25", ValueError, "allowed_memory must be a number"),
+    ("good_bits", [1, 2], ValueError, "good_bits must be an int, a flag string or None"),
+    ("single", "maybe", ValueError, "single must be True or False"),
+    ("in_memory", 2, ValueError, "in_memory must be True or False"),
+    ("blendheaders", [], ValueError, "blendheaders must be True or False"),
+    ("enable_ctx", None, ValueError, "enable_ctx must be True or False"),
+    ("propagate_dq", 1.0, ValueError, "propagate_dq must be True or False"),
     ("output_shape", (10.5, 3), ValueError, "output_shape must be integers"),
     ("output_shape", (0, 3), ValueError, "output_shape values must be >= 1"),
-    ("output_shape", (math.inf, 3), ValueError, "output_shape must be two numbers"),
+    ("output_shape", (math.inf, 3), ValueError, "output_shape values must be finite"),
     ("fillval", "lots", ValueError, "fillval must be 'INDEF', 'NaN' or a number"),
     ("fillval", [1], ValueError, "fillval must be"),
     ("fillval", math.inf, ValueError, "fillval must be finite"),

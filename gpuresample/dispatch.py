@@ -20,6 +20,7 @@ from .backends import get_backend
 from .blend import blend_metadata
 from .drizzle_loop import drizzle_exposures
 from .exposure import VARIANCE_NAMES, as_exposure
+from .kernel_info import no_weight_message
 from .products import product_meta, ratio_from_input
 from .result import ResampleResult
 from .tiling import resample_tiled
@@ -117,7 +118,7 @@ def run_products(images, lazy, grid, params, plan, opts):
                 res = drizzle_product(product.load, len(members), grid, params, psr, alloc=alloc,
                                       progress=report, workers=opts.workers)
                 if not opts.single and not np.any(res.wht > 0):
-                    raise ValueError("no input pixel landed on the output grid with a positive weight")
+                    raise ValueError(no_weight_message(params.kernel, params.pixfrac, psr))
             if stats is not None:
                 # bytes over the bus and launches of this product, in this process
                 # (tile workers in other processes count their own)

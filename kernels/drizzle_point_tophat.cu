@@ -38,12 +38,14 @@ extern "C" __global__ void drizzle_tophat(
                          [&](i64 k, i64, i64, double ox, double oy) {
         const float d = data[k] * iscale;
         const float w = weight[k] * wht_scale;
-        const i64 i0 = (i64)ceil(ox - pfo), i1 = (i64)floor(ox + pfo);
-        const i64 j0 = (i64)ceil(oy - pfo), j1 = (i64)floor(oy + pfo);
+        // the window clipped to the grid in double before the conversion: a
+        // radius far beyond the grid costs the grid, and no cast saturates
+        const i64 i0 = (i64)fmax(ceil(ox - pfo), 0.0), i1 = (i64)fmin(floor(ox + pfo), (double)(nx_out - 1));
+        const i64 j0 = (i64)fmax(ceil(oy - pfo), 0.0), j1 = (i64)fmin(floor(oy + pfo), (double)(ny_out - 1));
         bool hit = false;
-        for (i64 jj = (j0 < 0 ? 0 : j0); jj <= j1 && jj < ny_out; ++jj) {
+        for (i64 jj = j0; jj <= j1; ++jj) {
             const double dy = oy - (double)jj;
-            for (i64 ii = (i0 < 0 ? 0 : i0); ii <= i1 && ii < nx_out; ++ii) {
+            for (i64 ii = i0; ii <= i1; ++ii) {
                 const double dx = ox - (double)ii;
                 if (dx * dx + dy * dy <= pfo2) {
                     hit = true;

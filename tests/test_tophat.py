@@ -86,3 +86,42 @@ def test_tophat_warns_and_does_not_conserve_flux():
         d.add_image(np.ones(IN_SHAPE, np.float32), exptime=1.0, pixmap=pm, pixel_scale_ratio=0.5)
     # radius 1 output pixel hits ~5 output pixels per input pixel, each with full weight
     assert d.out_wht.sum() > 3 * np.prod(IN_SHAPE)
+
+
+# ---------------------------------------------------------------- issue 13, items 1 and 2
+
+
+@pytest.mark.parametrize("backend", ["cpu", "emulator"])
+@pytest.mark.parametrize("psr", [2e-3, 1e-9, 1e-300])
+def test_a_kernel_far_larger_than_the_grid_costs_the_grid(backend, psr, monkeypatch):
+    """pfo = 250 px (2.7 s before, in 1e6 numpy passes) up to 5e299 px (an i64 cast the GPU saturates)."""
+    import gpuresample.backends.tophat as tophat
+
+    passes = []
+    real = tophat._within
+
+    def counted(mask):
+        passes.append(1)  # one numpy pass over the input pixels per candidate output offset
+        return real(mask)
+
+    monkeypatch.setattr(tophat, "_within", counted)
+    y, x = np.indices((4, 4), dtype=float)
+    d = Drizzle(kernel="tophat", out_shape=(1, 1), backend=backend)
+    d.add_image(np.ones((4, 4), "f4"), exptime=1, pixmap=np.dstack([x, y]), pixel_scale_ratio=psr)
+    assert d.out_wht[0, 0] == 16  # every input pixel reaches the single output pixel
+    if backend == "cpu":
+        # the grid's single pixel, not (2 pfo + 2)**2 offsets of the circle's window
+        assert len(passes) == 1
+
+
+def test_default_grid_tophat_says_which_ratio_lands():
+    """jwst's default grid puts input centres on output corners: radius 0.5 reaches none (drizzle 1.15
+    semantics); the error says so and names a pixel_scale_ratio that lands, which then works."""
+    from gpuresample import resample
+    from gpuresample.synthetic import dithered_scene
+
+    scene = dithered_scene(n_exposures=2, shape=(40, 40), nstars=5, ngal=5)
+    with pytest.raises(ValueError, match=r"kernel='tophat'.*use pixel_scale_ratio <= 0\.706 with pixfrac=1"):
+        resample(scene, kernel="tophat", backend="cpu")
+    res = resample(scene, kernel="tophat", backend="cpu", pixel_scale_ratio=0.706)
+    assert np.any(res.wht > 0) and np.all(np.isfinite(res.data[res.wht > 0]))

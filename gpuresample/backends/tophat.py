@@ -42,21 +42,54 @@ def apply_fill(driz, step):
             arr[empty] = fv2
 
 
+def _within(mask):
+    """The input pixels one candidate output offset reaches (one pass over the chunk; counted in the tests)."""
+    return np.flatnonzero(mask)
+
+
+def _offsets(lo, pfo, kmax, n_out):
+    """The offsets ``0..kmax`` from ``lo = ceil(pos - pfo)`` that can land on an axis of ``n_out`` pixels.
+
+    Clipped to the grid so that a kernel much larger than the grid costs the
+    grid, not the kernel (``pfo`` = 250 px on a 1x1 grid: 1 offset, not 500).
+    """
+    if lo.size == 0:
+        return range(0)
+    first = max(0, int(-lo.max()))
+    last = min(kmax, int(n_out - 1 - lo.min()))
+    return range(first, last + 1)
+
+
 def _hits(x, y, pfo, nx_out, ny_out):
-    """Yield (input index, flat output index) of every tophat hit."""
+    """Yield (input index, flat output index) of every tophat hit.
+
+    One numpy pass per candidate offset: over the circle's window clipped to
+    the grid, or over the grid's pixels when the grid is the smaller of the
+    two, so the work per input pixel is bounded by min(kernel area, grid area).
+    """
     kmax = math.floor(2.0 * pfo) + 1
+    pfo2 = pfo * pfo
+    if ny_out * nx_out <= (kmax + 1) ** 2:
+        for jj in range(ny_out):
+            dy = y - jj
+            for ii in range(nx_out):
+                dx = x - ii
+                idx = _within(dx * dx + dy * dy <= pfo2)
+                if idx.size:
+                    yield idx, np.full(idx.size, jj * nx_out + ii, np.int64)
+        return
     ix0 = np.ceil(x - pfo)
     iy0 = np.ceil(y - pfo)
-    pfo2 = pfo * pfo
-    for kj in range(kmax + 1):
+    for kj in _offsets(iy0, pfo, kmax, ny_out):
         jj = iy0 + kj
         dy = y - jj
-        for ki in range(kmax + 1):
+        rows = (jj >= 0) & (jj < ny_out)
+        for ki in _offsets(ix0, pfo, kmax, nx_out):
             ii = ix0 + ki
             dx = x - ii
             sel = dx * dx + dy * dy <= pfo2
-            sel &= (ii >= 0) & (ii < nx_out) & (jj >= 0) & (jj < ny_out)
-            idx = np.flatnonzero(sel)
+            sel &= rows & (ii >= 0) & (ii < nx_out)
+            idx = _within(sel)
             if idx.size:
                 yield idx, jj[idx].astype(np.int64) * nx_out + ii[idx].astype(np.int64)
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..backends import get_backend
 from ..errors import OutputTooLargeError, TilingError
 from ..exposure import VARIANCE_NAMES
+from ..kernel_info import no_weight_message
 from ..params import output_layout
 from ..products import product_meta
 from ..result import ResampleResult
@@ -91,7 +92,7 @@ def resample_tiled(load, sources, n_inputs, grid, params, psr, tile_shape, *, wo
         tasks = [(reg, {f.index: f.reach for f in footprints if f.touches(reg)}) for reg in regions]
         log.info("%d tiles of (ny, nx) = %s; %d exposure-tile pairs", len(tasks), tile_shape,
                  sum(len(s) for _, s in tasks))
-        arrays, done, out_dir = _write_tiles(runner, tasks, params, n_inputs, grid.shape, tile_shape, folder,
+        arrays, done, out_dir = _write_tiles(runner, tasks, params, psr, n_inputs, grid.shape, tile_shape, folder,
                                              scratch_dir, progress)
     finally:
         runner.close()
@@ -136,7 +137,7 @@ class _NoWeight(Exception):
     """Internal: every tile came back without a positive weight."""
 
 
-def _write_tiles(runner, tasks, params, n_inputs, grid_shape, tile_shape, folder, scratch_dir, progress):
+def _write_tiles(runner, tasks, params, psr, n_inputs, grid_shape, tile_shape, folder, scratch_dir, progress):
     """Drizzle the tiles into the output; ``(arrays, completion mask, persistent folder or None)``."""
     scratch = folder is None and scratch_dir is not None
     if scratch:
@@ -150,7 +151,7 @@ def _write_tiles(runner, tasks, params, n_inputs, grid_shape, tile_shape, folder
             raise _NoWeight
         arrays = out.finish()
     except _NoWeight:
-        raise ValueError("no input pixel landed on the output grid with a positive weight") from None
+        raise ValueError(no_weight_message(params.kernel, params.pixfrac, psr)) from None
     except BaseException as exc:
         _fail(exc, out, tiles_shape)
     finally:

@@ -386,8 +386,11 @@ def drizzle_exposures(load, n_inputs, grid, params, psr, *, window=None, select=
             if progress is not None:
                 progress(k, img, time.perf_counter() - t0)
             del ex, img
-    finally:
+    except BaseException:
         if helper is not None:
-            helper.close()
+            helper.close(abort=True)  # an error or Ctrl-C: do not wait on the helper
+        raise
+    if helper is not None:
+        helper.close()
     result.arrays = acc.finish(params, psr)
     return result

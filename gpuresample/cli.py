@@ -30,6 +30,7 @@ from . import options
 from .backends import AVAILABLE_BACKENDS
 from .dqflags import DEFAULT_GOOD_BITS
 from .kernel_info import KERNELS
+from .signals import Terminated, sigterm_unwinds
 from .weights import WEIGHT_TYPES
 
 __all__ = ["main"]
@@ -416,10 +417,14 @@ def main(argv=None):
     logging.basicConfig(level=level, format="%(name)s: %(levelname)s: %(message)s")
     logging.getLogger("gpuresample").setLevel(level)
     try:
-        return _demo(args) if demo else _run(args)
+        with sigterm_unwinds():
+            return _demo(args) if demo else _run(args)
     except KeyboardInterrupt:
         print("gpuresample: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("gpuresample: terminated", file=sys.stderr)
+        return 143
     except Exception as exc:
         if args.verbose:
             raise

@@ -252,7 +252,15 @@ def estimate_pixel_scale_ratio(pixmap, out_shape, box):
         if not np.isnan([ox, oy, ox1, oy1, ox2, oy2]).any():
             cd11, cd12 = float(ox1) - float(ox), float(oy1) - float(oy)
             cd21, cd22 = float(ox2) - float(ox), float(oy2) - float(oy)
-            return float(np.float32(math.sqrt(abs(cd11 * cd22 - cd12 * cd21))))
+            ratio = float(np.float32(math.sqrt(abs(cd11 * cd22 - cd12 * cd21))))
+            if math.isfinite(ratio) and ratio > 0:
+                return ratio
+            # a zero (or overflowing) Jacobian there: drizzle's C code refuses it, as a
+            # 'pscale_ratio' error that names no argument of ours
+            raise ValueError(
+                f"Unable to estimate pscale_ratio: the pixel map is degenerate at input pixel ({i}, {j}) "
+                f"(estimated ratio {ratio!r}); pass 'pixel_scale_ratio'"
+            )
     raise ValueError(
         "Unable to estimate pscale_ratio: pass 'pixel_scale_ratio' (drizzle's estimate needs a finite "
         "pixel map where it looks, in practice at input pixels (0, 0), (1, 0) and (0, 1), and a "

@@ -88,3 +88,14 @@ def test_zero_height_footprint_visits_nothing(kernel):
     pm[0, 4, 1] = 0.5
     counts = _same_everywhere(kernel, pm, (1, 4))
     assert counts == (8, 2)  # every box pixel a miss (drizzle's width arithmetic), both rows skipped
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_zero_jacobian_where_drizzle_estimates_the_ratio_is_refused(backend):
+    """pixel_scale_ratio=None and two input pixels mapped to one point where drizzle looks: drizzle's C
+    refused with a 'pscale_ratio' error, the emulator raised ZeroDivisionError (long fuzz run)."""
+    pm = _grid(2, 7, 1.63, -1.9, 2.2, 0.2)
+    pm[0, 0] = pm[0, 1] = (-0.5, 0.2)
+    d = Drizzle(kernel="gaussian", out_shape=(7, 6), backend=backend)
+    with pytest.raises(ValueError, match=r"degenerate at input pixel \(0, 0\).*pass 'pixel_scale_ratio'"):
+        d.add_image(np.ones((2, 7), "f4"), exptime=1, pixmap=pm, pixel_scale_ratio=None)

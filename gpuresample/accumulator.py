@@ -28,6 +28,7 @@ from .drizzle_validate import POINT_KERNEL_PIXFRAC as POINT_KERNEL_PIXFRAC  # re
 from .drizzle_validate import DrizzleStep, check_linear, validate_add_image
 from .errors import DeviceOutOfMemoryError, NonConservingKernelWarning
 from .kernel_info import FLUX_CONSERVING_KERNELS, normalize_kernel
+from .pixmap_checks import check_pixmap_model
 
 __all__ = ["CTX_PLANE_BITS", "Drizzle", "DrizzleStep"]
 
@@ -312,6 +313,7 @@ class Drizzle:
         ymax=None,
         *,
         linear=None,
+        pixmap_model=None,
     ):
         """Resample ``data`` with ``pixmap`` and co-add it to the outputs.
 
@@ -335,6 +337,13 @@ class Drizzle:
         ``window``: the whole grid unless one was given).  This is how
         jwst's ``sqrt(variance)`` arrays are resampled.
 
+        ``pixmap_model`` (gpuresample extension): the
+        :class:`~gpuresample.pixmap_model.SplinePixmap` that ``pixmap`` was
+        evaluated from (:func:`gpuresample.pixmap.pixmap_and_model`).  The
+        kernel backends then expand the map on the device instead of
+        uploading it; the CPU backend ignores it.  It must describe
+        ``pixmap`` (the expansion equals the host map to rounding).
+
         Returns
         -------
         nmiss, nskip : int
@@ -356,7 +365,7 @@ class Drizzle:
             iscale = scale * scale
             pixel_scale_ratio = scale
         # stacklevel=2: the warnings point at the caller of add_image
-        step, new_shape, _ = validate_add_image(
+        step, new_shape, origin = validate_add_image(
             data, exptime, pixmap, data2, dq, iscale, pixel_scale_ratio, weight_map,
             wht_scale, pixfrac, in_units, xmin, xmax, ymin, ymax,
             kernel=self._kernel, out_shape=self._out_shape, out_img2=self._out_img2,
@@ -364,6 +373,7 @@ class Drizzle:
         )
         self._backend.check(self, step)
         step.linear = check_linear(linear, step.data.shape)
+        step.pixmap_model = check_pixmap_model(pixmap_model, step.data.shape, new_shape is not None and origin)
         # From here on nothing raises on user input: state may change.
         if self._out_shape is None:
             # no shape anywhere: the pixel map's extent (step.pixmap is already shifted to it)

@@ -32,7 +32,7 @@ from .allocation import lazy_zeros, ram_zeros
 from .backends import get_backend
 from .exposure import VARIANCE_NAMES
 from .parallel import VarianceHelper
-from .pixmap import bbox_intervals, calc_pixmap
+from .pixmap import bbox_intervals, pixmap_and_model
 from .products import input_row
 from .restrict import intersect, masked_weights, trimmed_limits
 from .scanner import shrink_box
@@ -80,8 +80,9 @@ class PreparedExposure:
     def __init__(self, img, grid, params, psr, region=None, reach=None, box_variances=True):
         self.img = img
         self.weight = driz_weight(img, params.weight_type, params.good_bits)
-        self.pixmap = calc_pixmap(img.wcs, grid.wcs, shape=img.shape, stepsize=params.pixmap_stepsize,
-                                  order=params.pixmap_order)
+        # the spline of a sparse map travels with it: kernel backends expand it on the device
+        self.pixmap, self.pixmap_model = pixmap_and_model(img.wcs, grid.wcs, shape=img.shape,
+                                                          stepsize=params.pixmap_stepsize, order=params.pixmap_order)
         self.limits = self.var_limits = input_limits(img.shape, img.wcs)
         self.lands = bool(shrink_box(self.pixmap, *self.limits)[4])
         self.box = footprint_box(self.pixmap, grid.shape, psr, *self.limits) if self.lands else None
@@ -109,7 +110,8 @@ class PreparedExposure:
     def drizzle_args(self, params, psr):
         """Keyword arguments of :meth:`gpuresample.Drizzle.add_image` for this exposure (jwst's choices)."""
         xmin, xmax, ymin, ymax = self.limits
-        return dict(exptime=self.img.exposure_time, pixmap=self.pixmap, pixel_scale_ratio=psr, iscale=1.0,
+        return dict(exptime=self.img.exposure_time, pixmap=self.pixmap, pixmap_model=self.pixmap_model,
+                    pixel_scale_ratio=psr, iscale=1.0,
                     weight_map=self.weight, wht_scale=1.0, pixfrac=params.pixfrac, in_units="cps",
                     xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
 

@@ -66,7 +66,7 @@ class DrizzleStep:
 
     __slots__ = (
         "ctx_bit", "ctx_plane", "data", "data2", "dq", "expscale", "fillval", "fillval2",
-        "in_units", "iscale", "kernel", "linear", "pixfrac", "pixmap", "pscale_ratio", "row_limits",
+        "in_units", "iscale", "kernel", "linear", "pixfrac", "pixmap", "pixmap_model", "pscale_ratio", "row_limits",
         "weights", "wht_scale", "xmax", "xmin", "ymax", "ymin",
     )
 
@@ -423,6 +423,6 @@ def validate_add_image(
         ctx_plane=None, ctx_bit=None, iscale=iscale, pscale_ratio=pixel_scale_ratio,
         pixfrac=pixfrac, kernel=kernel, wht_scale=wht_scale, in_units=in_units,
         expscale=1.0 if in_units == "cps" else exptime, xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax,
-        fillval=fillval, fillval2=fillval2, row_limits=limits,
+        fillval=fillval, fillval2=fillval2, row_limits=limits, pixmap_model=None,
     )
     return step, new_shape, origin

@@ -28,7 +28,10 @@ import numbers
 
 import numpy as np
 
-__all__ = ["AUTO_STEPS", "DISABLE_BBOX", "WcsTransform", "bbox_intervals", "calc_pixmap", "pixmap_shape"]
+from .pixmap_model import SplinePixmap
+
+__all__ = ["AUTO_STEPS", "DISABLE_BBOX", "WcsTransform", "bbox_intervals", "calc_pixmap", "pixmap_and_model",
+           "pixmap_shape"]
 
 log = logging.getLogger("gpuresample")
 
@@ -327,6 +330,15 @@ def calc_pixmap(
     pixmap : ndarray, shape (ny, nx, 2), float64
         ``pixmap[..., 0]`` is output x, ``pixmap[..., 1]`` output y.
     """
+    return pixmap_and_model(wcs_from, wcs_to, shape, disable_bbox, stepsize=stepsize, order=order,
+                            tolerance=tolerance, nsamples=nsamples, seed=seed)[0]
+
+
+def pixmap_and_model(
+    wcs_from, wcs_to, shape=None, disable_bbox="to", *, stepsize=1, order=1, tolerance=1e-4, nsamples=1000, seed=0
+):
+    """:func:`calc_pixmap` and, where the map came from a sparse grid, its :class:`~gpuresample.pixmap_model.
+    SplinePixmap` (None for an exact map): what a kernel backend uploads instead of the map."""
     shape = pixmap_shape(wcs_from, shape)
     auto = _check_args(stepsize, order, tolerance)
     tr = WcsTransform(wcs_from, wcs_to, disable_bbox)
@@ -334,7 +346,7 @@ def calc_pixmap(
 
     if not auto and stepsize == 1:
         _exact_into(tr, out)
-        return out
+        return out, None
 
     rng = np.random.default_rng(seed)
     for step, ynodes, xnodes in _sparse_grids(shape, AUTO_STEPS if auto else (int(stepsize),), order):
@@ -353,10 +365,10 @@ def calc_pixmap(
                 step, order, err, nsamples,
             )
         sparse.fill(out)
-        return out
+        return out, SplinePixmap(sparse.sx, sparse.sy, shape, in_box=tr.bbox, out_box=tr.bbox_to)
     if auto:
         log.info("pixmap: no sparse grid met the %g px tolerance; evaluating every pixel", tolerance)
     else:
         log.info("pixmap: stepsize=%s unusable here; evaluating every pixel", stepsize)
     _exact_into(tr, out)
-    return out
+    return out, None

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from .pixmap_model import FAR, SplinePixmap
 from .scanner import row_limits
 from .scanner_polygon import shrink_box
 
-__all__ = ["MAX_PIXMAP_COORD", "check_finite_box", "check_pixmap", "scan_limits"]
+__all__ = ["MAX_PIXMAP_COORD", "check_finite_box", "check_pixmap", "check_pixmap_model", "scan_limits"]
 
 #: Largest pixel-map coordinate (output pixels, either sign) taken as a position.
 #: Farther values, and infinities, are "lands nowhere" (NaN): drizzle's C code
 #: rounds coordinates to 32-bit ints (a value of 1e15 can crash it) and the
 #: GPU's 64-bit conversion saturates, so neither could give a defined result.
 #: No output grid is within a factor 1000 of this size (2**26 = 67,108,864 px).
-MAX_PIXMAP_COORD = float(2**26)
+MAX_PIXMAP_COORD = FAR  # one value for the host checks and the device expansion
 
 
 def check_pixmap(pixmap, shape):
@@ -78,3 +79,21 @@ def scan_limits(pixmap, out_shape, box, kernel):
             f"Check the pixel map near row {j}: repeated or NaN corners of the input box's outline"
         )
     return limits
+
+
+def check_pixmap_model(model, shape, origin=None):
+    """``pixmap_model`` (None, or a :class:`~gpuresample.pixmap_model.SplinePixmap` of input ``shape``).
+
+    ``origin``: the ``(x, y)`` an inferred output grid starts at (the host
+    map was shifted by it); the model is shifted the same way.
+    """
+    if model is None:
+        return None
+    if not isinstance(model, SplinePixmap):
+        raise TypeError(f"'pixmap_model' must be a SplinePixmap or None; got {type(model).__name__}")
+    if model.shape != tuple(shape):
+        raise ValueError(f"'pixmap_model' describes a {model.shape} input; 'data' is {tuple(shape)}")
+    if origin:
+        model = model.shifted(*origin)
+    return model
+

@@ -89,12 +89,13 @@ class DeviceOutputs:
             self.out_dq = self._start(host["dq"], fills.get("dq"), np.uint32)
         self._sync_img2(host, fills)
 
-    def scratch(self, name, n, dtype):
-        """A zeroed device buffer of ``n`` elements for one image's sums (reused across images)."""
+    def scratch(self, name, n, dtype, clear=True):
+        """A device buffer of ``n`` elements for one image (reused across images); zeroed unless
+        ``clear`` is False (a buffer the next launch overwrites entirely)."""
         buf = self._scratch.get(name)
         if buf is None or buf.size != n or buf.dtype != dtype:
             buf = self._scratch[name] = self.dev.zeros(n, dtype)
-        else:
+        elif clear:
             self.dev.clear(buf)
         return buf
 

@@ -119,6 +119,25 @@ class GpuDrizzleKernels:
             sum_wlin = state.scratch("sum_wlin", nlin * n_out, np.float64)
         return (data2, np.int64(n2), sum_w2d2, lin, np.int64(nlin), sum_wlin)
 
+    def _pixmap(self, state, step):
+        """The pixel map on the device: expanded there from ``step.pixmap_model`` when the step has
+        one (a few kB cross the bus), else uploaded (16 bytes per input pixel)."""
+        model = getattr(step, "pixmap_model", None)
+        if model is None:
+            return self._up(step.pixmap, np.float64)
+        ny, nx = model.shape
+        out = state.scratch("pixmap", ny * nx * 2, np.float64, clear=False)
+        up = self._up
+        box = model.out_box or (0.0, 0.0, 0.0, 0.0)
+        args = (up(model.by, np.float64), up(model.sy, np.int64), np.int64(ny),
+                up(model.bx, np.float64), up(model.sx, np.int64), np.int64(nx),
+                up(model.cx, np.float64), up(model.cy, np.float64), np.int64(model.cx.shape[1]),
+                np.int64(model.k + 1), up(model.row_ok, np.uint8), up(model.col_ok, np.uint8),
+                np.int32(model.out_box is not None), *(np.float64(v) for v in box),
+                np.float64(model.offset[0]), np.float64(model.offset[1]), out)
+        self.dev.launch("expand_pixmap", grid_size(ny * nx), BLOCK, args)
+        return out
+
     def add_image(self, state, step):
         """Accumulate ``step`` into the device-resident outputs ``state``; return (nmiss, nskip).
 
@@ -149,7 +168,7 @@ class GpuDrizzleKernels:
                 if nlin:
                     state.last_linear = [dev.full((wny, wnx), np.nan, np.float32) for _ in range(nlin)]
                 return 0, 0
-        pixmap = self._up(step.pixmap, np.float64)
+        pixmap = self._pixmap(state, step)
         data = self._up(step.data, np.float32)
         weight = self._up(step.weights, np.float32)
         dq = self._up(step.dq, np.uint32)

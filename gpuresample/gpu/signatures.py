@@ -38,6 +38,7 @@ _CTYPES = {
     "i64": np.int64,
     "long long": np.int64,
     "unsigned long long": np.uint64,
+    "unsigned char": np.uint8,
 }
 
 

@@ -106,3 +106,48 @@ def test_context_planes_grow_on_the_device():
         d.add_image(data, exptime=1.0, pixmap=_identity(8, 8, 0.0, 0.0))
     assert d.out_ctx.shape[0] == 2
     assert np.all(d.out_ctx[0][:8, :8] == -1) and np.all(d.out_ctx[1][:8, :8] == 3)
+
+
+def test_transfers_of_a_jwst_default_run(monkeypatch):
+    """Issue 12's acceptance figures: N=8 NIRCam-like 2048**2 exposures onto a ~7 Mpix grid, jwst
+    defaults (pixmap_stepsize="auto"), on the emulator: host->device <= 1.2 x (data, var_rnoise,
+    var_poisson, var_flat, dq) + the sparse maps; device->host <= 1.05 x the outputs, and no copy of an
+    output array before the end (every other download is an 8-byte miss counter)."""
+    import gpuresample.drizzle_loop as loop
+    from gpuresample.gpu.device import Device
+
+    scene8 = dithered_scene(8, (2048, 2048), nstars=30, ngal=30)
+    sparse = []
+    real_pm = loop.pixmap_and_model
+
+    def record(*args, **kwargs):
+        pm, model = real_pm(*args, **kwargs)
+        sparse.append(0 if model is None else model.nbytes)
+        return pm, model
+
+    downloads = []
+    real_into = Device.download_into
+    real_down = Device.download
+
+    def into(self, d, host_view):
+        downloads.append(d.nbytes)
+        return real_into(self, d, host_view)
+
+    def down(self, d):
+        downloads.append(d.nbytes)
+        return real_down(self, d)
+
+    monkeypatch.setattr(loop, "pixmap_and_model", record)
+    monkeypatch.setattr(Device, "download_into", into)
+    monkeypatch.setattr(Device, "download", down)
+    res = resample(scene8, backend="emulator", pixel_scale_ratio=0.85)
+    stats = res.meta["device_stats"]
+    assert 6.5e6 < res.data.size < 8e6
+    used = sum(e[n].nbytes for e in scene8 for n in ("data", "var_rnoise", "var_poisson", "var_flat", "dq"))
+    assert len(sparse) == 8 and all(0 < b < 1e6 for b in sparse)  # every map travelled as its spline
+    assert stats["h2d_bytes"] <= 1.2 * (used + sum(sparse))
+    out_bytes = sum(a.nbytes for a in res.arrays().values())
+    assert stats["d2h_bytes"] <= 1.05 * out_bytes
+    big = [b for b in downloads if b > 8]
+    assert len(big) == len(res.arrays()) and sum(big) == out_bytes  # each output once, at the end
+    print(f"h2d {stats['h2d_bytes'] / used:.4f} x inputs, d2h {stats['d2h_bytes'] / out_bytes:.6f} x outputs")

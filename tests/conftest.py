@@ -1,12 +1,14 @@
 """Shared fixtures: synthetic pixel maps and the optional real WCS files."""
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-# ../shared/realdata beside the repository (never copied into it)
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+# ../shared/realdata beside the repository (never copied into it); $GPURESAMPLE_REALDATA where
+# the files travel elsewhere (benchmarks/gpu_check --bundle on a lent GPU machine)
+REALDATA = Path(os.environ.get("GPURESAMPLE_REALDATA") or Path(__file__).resolve().parents[2] / "shared" / "realdata")
 
 
 @pytest.fixture

@@ -1,0 +1,162 @@
+"""A model of the GPU cost of resample() from counted bytes and atomics (issue 12; a benchmark, not a test).
+
+    python benchmarks/gpu_cost_model.py [--size 2048] [--exposures 2] [--json out.json]
+
+What is measured here (no GPU needed), on NIRCam-like exposures at jwst
+defaults (square kernel, pixfrac 1, pixmap_stepsize="auto", ctx, variances):
+
+* per exposure, on the emulator (the CUDA backend's launch code): bytes
+  host->device and device->host and kernel launches (``device_stats``), and
+  the float64/float32 atomicAdd calls the kernels make (the emulator built
+  with a counting atomicAdd);
+* the CPU backend's wall time for the same exposures, in the same run.
+
+The model turns the counts into a predicted H200 time per exposure from the
+published rates (assumptions, printed): PCIe Gen5 x16 ~50 GB/s with pinned
+buffers, HBM3e ~4.8 TB/s; every atomic a read-modify-write of its 8 bytes in
+HBM (pessimistic: L2 absorbs neighbouring updates); the kernels' own
+streaming traffic (inputs read, the expanded pixel map written and read,
+the per-image sums zeroed and merged).  Two figures: *serial* (upload, then
+scatter: what the code does today) and *overlapped* (a second stream
+uploading exposure k+1 while k scatters: max of the two), and the
+end-to-end ratio to the CPU backend for N=8 and N=64 (the outputs
+downloaded once at the end, amortised over N).  The target the design can
+reach: >= 50x the CPU backend on 2 cores for N=64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+import warnings
+
+PCIE_PINNED = 50e9  # bytes/s host<->device, pinned (H200 PCIe Gen5 x16, effective)
+HBM = 4.8e12  # bytes/s (H200 HBM3e)
+ATOMIC_BYTES = 16  # one float64 atomic: 8 bytes read + 8 written
+
+
+def _counting(source):
+    """The emulator source with a counter in every floating-point atomicAdd."""
+    counter = ("static std::atomic<unsigned long long> gpuresample_atomics(0);\n"
+               'extern "C" unsigned long long gpuresample_atomic_count() { return gpuresample_atomics.load(); }\n')
+    pattern = r"(inline double atomicAdd\(double\* p, double v\) \{)"
+    source, n = re.subn(pattern, counter + r"\1 gpuresample_atomics.fetch_add(1, std::memory_order_relaxed);",
+                        source)
+    if n != 1:
+        raise RuntimeError("the emulator's double atomicAdd was not found: update gpu_cost_model.py")
+    return source
+
+
+def _counting_emulator():
+    """Make backend="emulator" use the counting build; return a function reading the counter."""
+    import ctypes
+
+    import gpuresample.backends as backends
+    from gpuresample.backends.emulator import EmulatorBackend
+    from gpuresample.gpu.emulator import load_emulator
+
+    module = load_emulator(transform=_counting)
+    backends._instances["emulator"] = EmulatorBackend(module)  # a benchmark: swap the process's instance
+    fn = module.lib.gpuresample_atomic_count
+    fn.restype = ctypes.c_ulonglong
+    return fn
+
+
+def measure(size, n):
+    import gpuresample.drizzle_loop as loop
+    from gpuresample import resample
+    from gpuresample.synthetic import dithered_scene
+
+    scene = dithered_scene(n, (size, size), nstars=60, ngal=60)
+    count = _counting_emulator()
+    host = []
+    real_init = loop.PreparedExposure.__init__
+
+    def timed_init(self, *a, **k):  # the host's share of an exposure: WCS, pixel map, weights, limits
+        t = time.perf_counter()
+        real_init(self, *a, **k)
+        host.append(time.perf_counter() - t)
+
+    loop.PreparedExposure.__init__ = timed_init
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a0 = count()
+        t = time.perf_counter()
+        emu = resample(scene, backend="emulator")
+        t_emu = time.perf_counter() - t
+        atomics = count() - a0
+        loop.PreparedExposure.__init__ = real_init
+        t = time.perf_counter()
+        resample(scene, backend="cpu")
+        t_cpu = time.perf_counter() - t
+    stats = emu.meta["device_stats"]
+    out_bytes = sum(a.nbytes for a in emu.arrays().values())
+    return {"size": size, "exposures": n, "grid_pixels": emu.data.size, "output_bytes": out_bytes,
+            "h2d_bytes_per_exposure": stats["h2d_bytes"] / n, "d2h_bytes": stats["d2h_bytes"],
+            "launches_per_exposure": stats["launches"] / n, "atomics_per_exposure": atomics / n,
+            "cpu_seconds_per_exposure": t_cpu / n, "emulator_seconds_per_exposure": t_emu / n,
+            "host_prepare_seconds_per_exposure": sum(host) / len(host)}
+
+
+def model(m):
+    px = m["size"] ** 2
+    upload = m["h2d_bytes_per_exposure"] / PCIE_PINNED
+    # kernels' streaming traffic: inputs read once (what was uploaded), the
+    # expanded map written + read (32 B/px), per-image sums (sum_wd, sum_w, 3
+    # linear; float64) zeroed, merged: ~5 x 8 B x 3 passes over the window
+    streaming = (m["h2d_bytes_per_exposure"] + 32 * px + 5 * 8 * 3 * m["grid_pixels"]) / HBM
+    scatter = streaming + m["atomics_per_exposure"] * ATOMIC_BYTES / HBM
+    out = {"upload_s": upload, "scatter_s": scatter, "serial_s": upload + scatter,
+           "overlapped_s": max(upload, scatter)}
+    download = m["output_bytes"] / PCIE_PINNED
+    for n in (8, 64):
+        for mode in ("serial", "overlapped"):
+            gpu = n * out[f"{mode}_s"] + download
+            cpu = n * m["cpu_seconds_per_exposure"]
+            out[f"N={n} {mode}: speedup vs cpu"] = cpu / gpu
+        # what a run does today: the host prepares each exposure (WCS on the sparse grid, the full
+        # host map for the scan limits, weights) before its upload; nothing overlaps it yet
+        out[f"N={n} with today's host work: speedup vs cpu"] = (
+            n * m["cpu_seconds_per_exposure"] / (n * (m["host_prepare_seconds_per_exposure"] + out["serial_s"])
+                                                 + download))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=2048)
+    ap.add_argument("--exposures", type=int, default=2)
+    ap.add_argument("--json")
+    args = ap.parse_args(argv)
+    m = measure(args.size, args.exposures)
+    pred = model(m)
+    print(f"measured per {args.size}^2 exposure (emulator, jwst defaults): "
+          f"h2d {m['h2d_bytes_per_exposure'] / 2**20:.1f} MiB "
+          f"({m['h2d_bytes_per_exposure'] / args.size ** 2:.2f} B/px), "
+          f"{m['atomics_per_exposure'] / args.size ** 2:.2f} float64 atomics/px, "
+          f"{m['launches_per_exposure']:.0f} launches; outputs {m['output_bytes'] / 2**20:.1f} MiB once")
+    print(f"CPU backend (this machine): {m['cpu_seconds_per_exposure']:.2f} s per exposure")
+    print(f"H200 model (PCIe {PCIE_PINNED / 1e9:.0f} GB/s pinned, HBM {HBM / 1e12:.1f} TB/s): "
+          f"upload {pred['upload_s'] * 1e3:.2f} ms, scatter {pred['scatter_s'] * 1e3:.2f} ms, "
+          f"serial {pred['serial_s'] * 1e3:.2f} ms, overlapped {pred['overlapped_s'] * 1e3:.2f} ms per exposure")
+    for n in (8, 64):
+        print(f"  N={n}: predicted end-to-end speedup vs the CPU backend: "
+              f"serial {pred[f'N={n} serial: speedup vs cpu']:.0f}x, "
+              f"overlapped {pred[f'N={n} overlapped: speedup vs cpu']:.0f}x (target >= 50x for N=64)")
+    print(f"  host preparation measured here: {m['host_prepare_seconds_per_exposure']:.3f} s per exposure "
+          "(sparse WCS, host map for the scan limits, weights); with it, as the code runs today:")
+    for n in (8, 64):
+        print(f"  N={n}: {pred[f'N={n} with today' + chr(39) + 's host work: speedup vs cpu']:.1f}x "
+              "(host-bound: the next step moves the map and weights off the host or overlaps them)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"measured": m, "model": pred, "assumptions": {"pcie_pinned": PCIE_PINNED, "hbm": HBM,
+                       "atomic_bytes": ATOMIC_BYTES}}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

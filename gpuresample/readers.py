@@ -29,7 +29,9 @@ shapes — is found when the lazy exposure is *created*, i.e. before
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import json
 import logging
 import os
@@ -107,22 +109,48 @@ def _open_fits(path):
             warnings.simplefilter("always")
             hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
     except Exception as exc:  # astropy raises OSError, ValueError, VerifyError... for bad files
-        raise InputFileError(f"{path}: could not be read as FITS: {exc}") from None
+        message = f"{path}: could not be read as FITS: {exc}"
+    else:
+        message = None
+    if message is not None:
+        # astropy leaves the file of a failed open to the garbage collector
+        # (its frames hold it): close it now, without the ResourceWarning
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
+        raise InputFileError(message)
     size = path.stat().st_size
     try:
-        for k in range(len(hdul)):
-            info = hdul.fileinfo(k)
-            if info is not None and info["datLoc"] + info["datSpan"] > size:
-                raise InputFileError(
-                    f"{path}: file is truncated (HDU {k} '{hdul[k].name}' needs "
-                    f"{info['datLoc'] + info['datSpan']} bytes, the file has {size})")
-        for w in caught:
-            if "truncated" in str(w.message):
-                raise InputFileError(f"{path}: file is truncated ({w.message})")
+        with _reading(path, "headers"):
+            for k in range(len(hdul)):
+                info = hdul.fileinfo(k)
+                if info is not None and info["datLoc"] + info["datSpan"] > size:
+                    raise InputFileError(
+                        f"{path}: file is truncated (HDU {k} '{hdul[k].name}' needs "
+                        f"{info['datLoc'] + info['datSpan']} bytes, the file has {size})")
+            for w in caught:
+                if "truncated" in str(w.message):
+                    raise InputFileError(f"{path}: file is truncated ({w.message})")
     except BaseException:
         hdul.close()
         raise
     return hdul
+
+
+@contextlib.contextmanager
+def _reading(path, what):
+    """Turn any failure while reading ``path`` into one :class:`InputFileError` naming the file.
+
+    astropy, asdf and gwcs report corrupted files with their own messages and
+    types (a flipped byte in a header card, a damaged ASDF block); ours
+    already name the file and pass through unchanged.
+    """
+    try:
+        yield
+    except InputFileError:
+        raise
+    except Exception as exc:
+        raise InputFileError(f"{path}: could not read its {what} ({type(exc).__name__}: {exc})") from None
 
 
 class FitsExposure(LazyImage):
@@ -147,23 +175,28 @@ class FitsExposure(LazyImage):
         self.path = check_input_file(path)
         hdul = _open_fits(self.path)
         try:
-            names = [h.name.upper() for h in hdul]
-            self.is_jwst = "ASDF" in names
-            self.meta = header_meta(hdul[0].header)
-            if self.is_jwst:
-                self._init_jwst(hdul, use_datamodels)
-            else:
-                self._init_plain(hdul)
-            self._hdu_names = {}
-            for ext, key in _EXTRA_HDUS.items():
-                if ext in names:
-                    shape = hdul[ext].shape
-                    if shape != self.shape:
-                        raise InputFileError(f"{self.path}: extension {ext} has shape {shape}, "
-                                             f"SCI has {self.shape}")
-                    self._hdu_names[key] = ext
+            with _reading(self.path, "headers"):
+                self._init(hdul, use_datamodels)
         finally:
             hdul.close()
+
+    def _init(self, hdul, use_datamodels):
+        """Read what the headers hold (called with the file open)."""
+        names = [h.name.upper() for h in hdul]
+        self.is_jwst = "ASDF" in names
+        self.meta = header_meta(hdul[0].header)
+        if self.is_jwst:
+            self._init_jwst(hdul, use_datamodels)
+        else:
+            self._init_plain(hdul)
+        self._hdu_names = {}
+        for ext, key in _EXTRA_HDUS.items():
+            if ext in names:
+                shape = hdul[ext].shape
+                if shape != self.shape:
+                    raise InputFileError(f"{self.path}: extension {ext} has shape {shape}, "
+                                         f"SCI has {self.shape}")
+                self._hdu_names[key] = ext
 
     # -- JWST datamodel files
     def _init_jwst(self, hdul, use_datamodels):
@@ -251,7 +284,7 @@ class FitsExposure(LazyImage):
         from astropy.io import fits
 
         sci = "SCI" if self.is_jwst else self._sci
-        with fits.open(self.path, memmap=False) as hdul:
+        with _reading(self.path, "data"), fits.open(self.path, memmap=False) as hdul:
             arrays = {"data": np.array(hdul[sci].data)}
             for key, ext in self._hdu_names.items():
                 arrays[key] = np.array(hdul[ext].data)
@@ -309,9 +342,12 @@ def read_association(path, exptypes=("science",)):
         if not isinstance(product, dict):
             raise InputFileError(f"{path}: association product {product!r} is not an object with 'name' and "
                                  "'members'")
-        for m in product.get("members") or []:
-            if not isinstance(m, dict) or "expname" not in m:
-                raise InputFileError(f"{path}: association member without 'expname': {m!r}")
+        product_members = product.get("members") or []
+        if not isinstance(product_members, list):
+            raise InputFileError(f"{path}: association product 'members' must be a list; got "
+                                 f"{type(product_members).__name__}")
+        for m in product_members:
+            _check_member(path, m)
             if m.get("exptype", "science").lower() not in exptypes:
                 continue
             member = (path.parent / m["expname"]).resolve()
@@ -330,6 +366,27 @@ def read_association(path, exptypes=("science",)):
         raise InputFileError(f"{path}: association lists the same member more than once: " + ", ".join(twice))
     name = products[0].get("name") or asn.get("asn_id")
     return Association(path=path, name=_product_name(path, name), members=members, group_ids=groups)
+
+
+#: What jwst's association members hold that we read: field -> (accepted types, what it must be)
+_MEMBER_FIELDS = {
+    "expname": ((str,), "a non-empty file name (string)"),
+    "exptype": ((str,), "a string such as 'science'"),
+    "group_id": ((str, int), "a string or an integer"),
+}
+
+
+def _check_member(path, m):
+    """Refuse a member that is not an object with a string ``expname`` (and well-typed optional fields)."""
+    if not isinstance(m, dict) or "expname" not in m:
+        raise InputFileError(f"{path}: association member without 'expname': {m!r}")
+    for key, (types, what) in _MEMBER_FIELDS.items():
+        if key not in m or (key == "group_id" and m[key] is None):
+            continue
+        value = m[key]
+        if isinstance(value, bool) or not isinstance(value, types) or (key == "expname" and not value.strip()):
+            raise InputFileError(f"{path}: association member {m.get('expname')!r}: '{key}' must be {what}; "
+                                 f"got {value!r}")
 
 
 def _product_name(path, name):

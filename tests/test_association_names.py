@@ -57,3 +57,42 @@ def test_cli_writes_nothing_outside_the_folder(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "not a plain file name" in err and len(err.strip().splitlines()) == 1
     assert sorted(os.listdir(tmp_path)) == ["work"]
+
+
+# ---------------------------------------------------------------- issue 13, item 9: members of the wrong type
+
+
+@pytest.mark.parametrize(("member", "match"), [
+    ({"expname": 5}, r"'expname' must be a non-empty file name \(string\); got 5"),
+    ({"expname": None}, r"'expname' must be a non-empty file name \(string\); got None"),
+    ({"expname": " "}, r"'expname' must be a non-empty file name"),
+    ({"expname": "a_cal.fits", "exptype": 3}, r"'exptype' must be a string such as 'science'; got 3"),
+    ({"expname": "a_cal.fits", "group_id": [1]}, r"'group_id' must be a string or an integer; got \[1\]"),
+    ({"expname": "a_cal.fits", "group_id": True}, r"'group_id' must be a string or an integer; got True"),
+    ("abc", r"association member without 'expname': 'abc'"),
+])
+def test_members_of_the_wrong_type_are_named(tmp_path, member, match):
+    """Before: "unsupported operand ... PosixPath", "'int' object has no attribute 'lower'",
+    "unhashable type: 'list'" -- raw errors naming neither the file nor the field."""
+    (tmp_path / "a_cal.fits").write_bytes(b"")
+    asn = tmp_path / "x_asn.json"
+    asn.write_text(json.dumps({"asn_id": "x", "products": [{"name": "m", "members": [member]}]}))
+    with pytest.raises(InputFileError, match=match) as info:
+        read_association(asn)
+    assert str(asn) in str(info.value)
+
+
+@pytest.mark.parametrize("products", [["abc"], [{"name": "m", "members": "a_cal.fits"}]])
+def test_products_of_the_wrong_shape_are_named(tmp_path, products):
+    asn = tmp_path / "x_asn.json"
+    asn.write_text(json.dumps({"asn_id": "x", "products": products}))
+    with pytest.raises(InputFileError, match=r"association product") as info:
+        read_association(asn)
+    assert str(asn) in str(info.value)
+
+
+def test_an_integer_group_id_is_kept(tmp_path):
+    (tmp_path / "a_cal.fits").write_bytes(b"")
+    asn = tmp_path / "x_asn.json"
+    asn.write_text(json.dumps({"products": [{"name": "m", "members": [{"expname": "a_cal.fits", "group_id": 7}]}]}))
+    assert read_association(asn).group_ids == [7]

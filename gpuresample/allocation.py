@@ -21,9 +21,7 @@ the dispatcher take:
 
 from __future__ import annotations
 
-import contextlib
 import mmap
-import os
 import sys
 import tempfile
 
@@ -69,35 +67,31 @@ def shared_array(shape, dtype):
 class ScratchAllocator:
     """``alloc(shape, dtype, fill)`` in RAM (``on_disk=False``) or as scratch memory maps in ``workdir``.
 
-    The scratch folder (``gpuresample-*`` in ``workdir``, default the system
-    temporary folder) is created on the first array and removed by
-    :meth:`close`; the files themselves are unlinked as soon as they are
-    mapped.
+    Each on-disk array is an *unnamed* temporary file in ``workdir`` (default
+    the system temporary folder): ``tempfile.TemporaryFile`` has no name on
+    disk (``O_TMPFILE``, or unlinked at once), so nothing is left behind by a
+    run that ends in any way, SIGKILL included; the storage lives as long as
+    the mapping.
     """
 
     def __init__(self, on_disk=False, workdir=None):
         self.on_disk = on_disk
         self.workdir = workdir
-        self._dir = None
 
     def __call__(self, shape, dtype, fill=0):
         if not self.on_disk:
             return ram_zeros(shape, dtype, fill)
-        if self._dir is None:
-            self._dir = tempfile.mkdtemp(prefix="gpuresample-", dir=self.workdir)
-        fd, name = tempfile.mkstemp(suffix=".dat", dir=self._dir)
-        os.close(fd)
-        try:
-            arr = np.memmap(name, dtype=dtype, mode="w+", shape=tuple(shape))
-        finally:
-            os.unlink(name)  # the mapping stays valid; the file disappears with it
+        shape = tuple(int(n) for n in shape)
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        if nbytes == 0:
+            return np.zeros(shape, dtype)
+        with tempfile.TemporaryFile(dir=self.workdir) as f:
+            f.truncate(nbytes)
+            # the mapping holds its own reference to the file: closing f is safe
+            arr = np.memmap(f, dtype=dtype, mode="r+", shape=shape)
         if fill != 0:
             arr[...] = fill
         return arr
 
     def close(self):
-        """Remove the (empty) scratch folder; the arrays stay valid."""
-        if self._dir is not None:
-            with contextlib.suppress(OSError):
-                os.rmdir(self._dir)
-            self._dir = None
+        """Nothing to remove (the files have no names); kept for the callers' ``finally``."""

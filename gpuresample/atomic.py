@@ -5,14 +5,17 @@ temporary folder ``.<name>.*.part`` inside the target's own folder (same file
 system, so the final rename is atomic) and only then moved into place.
 Writers that record the file's own name (stdatamodels stores the name it
 saves to in FILENAME and ``meta.filename``) therefore record the real name.
-A crash, a full disk or Ctrl-C leaves nothing that is not removed on the way
-out — never a truncated product under the real name.
+A crash, a full disk, Ctrl-C or SIGTERM leaves nothing that is not removed on
+the way out — never a truncated product under the real name.  Only SIGKILL
+can leave the hidden folder; its name holds the writer's process ID, and the
+next write of the same output removes folders whose writer is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import shutil
 import tempfile
@@ -54,6 +57,29 @@ def check_output_path(path, overwrite=False, inputs=()):
     return path
 
 
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _remove_stale_parts(path):
+    """Remove ``.<name>.<pid>.*.part`` folders of ``path`` whose writer no longer runs.
+
+    Only SIGKILL (or a power cut) leaves one: every other ending removes its
+    own.  Folders of running processes, and names that do not parse, are left alone.
+    """
+    prefix = f".{path.name}."
+    for entry in path.parent.glob(f"{glob.escape(prefix)}*.part"):
+        pid_text = entry.name[len(prefix):].split(".", 1)[0]
+        if entry.is_dir() and pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_output(path, overwrite=False):
     """Context manager yielding a temporary path; on success it becomes ``path``.
@@ -63,9 +89,11 @@ def atomic_output(path, overwrite=False):
     is never replaced.  On any exception the temporary file is removed.
     """
     path = check_output_path(path, overwrite)
+    _remove_stale_parts(path)
     # the final name inside a private folder: writers choose the format by the
-    # suffix and stdatamodels records the name it saves to
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    # suffix and stdatamodels records the name it saves to; the writer's process
+    # ID in the name lets a later run recognise a folder a killed run left
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=path.parent))
     tmp = tmp_dir / path.name
     try:
         try:

@@ -17,6 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from ..errors import TilingError
 from ..exposure import as_exposure
 from ..gpu.device import STATS
+from ..parallel import die_with_parent
 from ..workers import TILE_POOL
 from . import tile
 from .plan import plan_one
@@ -96,7 +97,8 @@ class ForkRunner:
     def _new_pool(self):
         if self.pool is not None:
             self.pool.shutdown(wait=True)
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("fork"))
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("fork"),
+                                        initializer=die_with_parent, initargs=(os.getpid(),))
 
     def plan(self, n):
         self._new_pool()
@@ -119,8 +121,9 @@ class ForkRunner:
             TILE_POOL.release()
 
 
-def _init_worker(indices, backend_cls):
-    """Spawned worker start-up: the backend's per-worker set-up (CUDA: pin this process to one GPU)."""
+def _init_worker(indices, backend_cls, parent_pid):
+    """Spawned worker start-up: die with the run, then the backend's per-worker set-up (CUDA: one GPU each)."""
+    die_with_parent(parent_pid)
     backend_cls.worker_init(indices.get())
 
 
@@ -157,7 +160,7 @@ class SpawnRunner:
         for i in range(workers):
             indices.put(i)
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                        initargs=(indices, backend_cls))
+                                        initargs=(indices, backend_cls, os.getpid()))
 
     def plan(self, n):
         sources, _, grid, params, psr = self.args

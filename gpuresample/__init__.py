@@ -14,7 +14,7 @@ calc_pixmap
 Importing gpuresample never needs CuPy, Dask or stdatamodels.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata as _metadata
 
 from .accumulator import Drizzle
 from .errors import (
@@ -33,8 +33,8 @@ from .result import ResampleResult
 from .step import resample
 
 try:
-    __version__ = version("gpuresample")
-except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = _metadata.version("gpuresample")
+except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = [

@@ -52,7 +52,7 @@ def check_output_path(path, overwrite=False, inputs=()):
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(errno.EACCES, "output folder is not writable", str(folder))
     if path.exists() and not overwrite:
-        raise FileExistsError(errno.EEXIST, "output exists (pass overwrite=True / --overwrite to replace it)",
+        raise FileExistsError(errno.EEXIST, "output exists (pass overwrite=True to replace it)",
                               str(path))
     return path
 

@@ -15,8 +15,6 @@ message and no traceback unless ``--verbose``.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import errno
 import importlib.util
 import logging
@@ -26,8 +24,19 @@ import sys
 import time
 from pathlib import Path
 
-from . import options
+from . import __version__, options
 from .backends import AVAILABLE_BACKENDS
+from .cli_flags import (
+    Parser,
+    add_bool_flag,
+    add_flag,
+    parse_auto_or_number,
+    parse_number,
+    parse_numbers,
+    parse_text,
+    parse_tile,
+)
+from .cli_text import cli_words, count_words, in_cli_words, warnings_as_log_lines
 from .dqflags import DEFAULT_GOOD_BITS
 from .kernel_info import KERNELS
 from .signals import Terminated, sigterm_unwinds
@@ -42,94 +51,19 @@ _NOT_FLAGS = ("progress", "workers", "scheduler", "tile_output")
 _JWST_SUFFIXES = ("_cal", "_crf", "_calints", "_rate", "_flt", "_flc", "_i2d", "_drz", "_exposure")
 
 
-# ---------------------------------------------------------------- flag types
-# A flag's text is parsed into the Python value resample() takes, then checked by that argument's
-# validator in gpuresample.options (one rule for both); a refusal is an argparse error (exit status 2).
+# ---------------------------------------------------------------- flag types (gpuresample.cli_flags)
+_number, _numbers, _text = parse_number, parse_numbers, parse_text
+_auto_or_number, _tile_text = parse_auto_or_number, parse_tile
+_flag, _bool_flag, _Parser = add_flag, add_bool_flag, Parser
 
 
-def _text(text, _name):
-    return text
-
-
-def _number(text, name):
-    """An int when the text is one (exact), else a float."""
-    for convert in (int, float):
-        with contextlib.suppress(ValueError):
-            return convert(text)
-    raise ValueError(f"{name} must be a number; got {text!r}")
-
-
-def _numbers(text, name):
-    """Comma- (or space-) separated numbers as a tuple; the validator checks how many."""
-    parts = [p for p in str(text).replace(" ", ",").split(",") if p]
-    try:
-        return tuple(_number(p, name) for p in parts)
-    except ValueError:
-        raise ValueError(f"{name} must be comma-separated numbers; got {text!r}") from None
-
-
-def _auto_or_number(text, name):
-    return "auto" if text == "auto" else _number(text, name)
-
-
-def _tile_text(text, name):
-    """``auto``, ``N`` (N x N) or ``NX,NY`` (x first, like --output_shape) -> resample's tile (ny, nx)."""
-    if text.strip().lower() == "auto":
-        return text
-    with contextlib.suppress(ValueError):
-        vals = _numbers(text, name)
-        if len(vals) == 1 and "," not in text:
-            return vals[0]  # N: N x N
-        if len(vals) == 2 and "," in text:
-            return vals[::-1]  # NX,NY -> (ny, nx)
-    raise ValueError(f"tile must be 'auto', N or NX,NY; got {text!r}")
-
-
-def _boolean(text, name):
-    t = str(text).strip().lower()
-    if t in ("1", "true", "yes", "on"):
-        return True
-    if t in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} expects true or false; got {text!r}")
-
-
-def _checked(name, parse=_text):
-    """argparse ``type=`` for resample argument ``name``: ``parse(text)``, then ``options.VALIDATORS[name]``."""
-    check = options.VALIDATORS[name]
-
-    def convert(text):
-        try:
-            return check(parse(text, name))
-        except (TypeError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return convert
-
-
-def _flag(parser, name, parse=None, **kw):
-    """``--pixel_scale_ratio`` and ``--pixel-scale-ratio``; with ``parse``, ``type=_checked(name, parse)``."""
-    spellings = [f"--{name}"]
-    if "_" in name:
-        spellings.append(f"--{name.replace('_', '-')}")
-    if parse is not None:
-        kw["type"] = _checked(name, parse)
-    parser.add_argument(*spellings, dest=name, **kw)
-
-
-def _bool_flag(parser, name, default, help_text):
-    """``--name`` / ``--name=BOOL`` / ``--no-name`` (jwst's strun takes ``--name=True``)."""
-    _flag(parser, name, _boolean, nargs="?", const=True, default=default, metavar="BOOL",
-          help=f"{help_text} (default {default})")
-    negs = [f"--no-{name}"] + ([f"--no-{name.replace('_', '-')}"] if "_" in name else [])
-    parser.add_argument(*negs, dest=name, action="store_false", help=argparse.SUPPRESS)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (argparse prints the whole multi-line usage first)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+def _check_creatable(folder):
+    """``--output_dir``: an existing folder, or one that can be made (no file in the way, writable parent)."""
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(errno.EEXIST, "exists and is not a folder (--output_dir)", str(folder))
+    parent = next((a for a in [folder, *folder.parents] if a.exists()), Path("."))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "folder is not writable (--output_dir)", str(parent))
 
 
 def build_parser():
@@ -140,6 +74,7 @@ def build_parser():
         epilog="Boolean flags: --name, --name=true|false (jwst's strun form) or --no-name. "
                "Inputs are never modified; an existing output is only replaced with --overwrite.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="_cal.fits / FITS-WCS / ASDF exposure files, or jwst association JSON files")
     p.add_argument("-o", "--output", help="output file (.fits or .asdf); default: <product or first input>_i2d.fits")
@@ -264,8 +199,9 @@ def _run(args):
 
     t0 = time.perf_counter()
     out_dir = Path(args.output_dir) if args.output_dir else Path(".")
-    if args.output_dir and not out_dir.is_dir():
-        raise FileNotFoundError(f"--output_dir {out_dir}: folder does not exist")
+    make_dir = bool(args.output_dir) and not out_dir.exists()  # made like strun does, once the run worked
+    if args.output_dir:
+        _check_creatable(out_dir)
     # Open (and so check) every input and the output paths before any work.
     exposures, product = expand_inputs(args.inputs)
     input_paths = [e.path for e in exposures] + [Path(p) for p in args.inputs]
@@ -274,10 +210,11 @@ def _run(args):
         output = Path(args.output) if args.output else out_dir / _default_name(args.inputs[0], product)
         if args.output and args.output_dir and not Path(args.output).is_absolute():
             output = out_dir / args.output
-        check_output_path(output, args.overwrite, input_paths)
+        if not (make_dir and output.parent == out_dir):
+            check_output_path(output, args.overwrite, input_paths)
     if args.preview:
         check_output_path(args.preview, args.overwrite, input_paths)
-    if args.single:
+    if args.single and not make_dir:
         check_output_path(out_dir / ".gpuresample-probe", True)  # the folder exists and is writable
 
     progress = _Progress("none" if args.quiet else args.progress)
@@ -286,6 +223,8 @@ def _run(args):
     finally:
         progress.close()
     t_resample = time.perf_counter() - t0
+    if make_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
     if args.single:
         pairs = [(r, _single_name(r, out_dir)) for r in result]
         for _, path in pairs:  # all names checked before the first is written
@@ -295,7 +234,7 @@ def _run(args):
     for res, path in pairs:
         write_product(path, res, overwrite=args.overwrite, blendheaders=args.blendheaders)
         _say(args, f"gpuresample: wrote {path} ({res.shape[1]} x {res.shape[0]} px, "
-                   f"{res.meta.get('ndrizzled')} inputs)")
+                   f"{count_words(res.meta.get('ndrizzled'), 'input')})")
     if args.preview:
         save_preview(pairs[0][0], args.preview, overwrite=args.overwrite)
         _say(args, f"gpuresample: wrote preview {args.preview}")
@@ -355,11 +294,7 @@ def _demo(args):
         [out_dir / n for n in cal_names] + [asn] if args.save_inputs else [])
     # every output is checked before any work: the folder (made below) must
     # be creatable, and existing files are kept unless --overwrite
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FileExistsError(errno.EEXIST, "exists and is not a folder (--output_dir)", str(out_dir))
-    parent = next((a for a in [out_dir, *out_dir.parents] if a.exists()), Path("."))
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(errno.EACCES, "folder is not writable (--output_dir)", str(parent))
+    _check_creatable(out_dir)
     if out_dir.is_dir():
         for path in outputs:
             check_output_path(path, args.overwrite)
@@ -400,7 +335,9 @@ def _demo(args):
             " (plain grey-scale: pip install 'gpuresample[preview]' for sky axes)")
         _say(args, f"  preview: {png.resolve()}{plain}")
     if args.save_inputs:
-        _say(args, f"  inputs:  {len(cal_names)} _cal.fits files and {asn.resolve()}; try: gpuresample {asn}")
+        # the demo's own grid arguments, so that the hint reproduces the demo's product
+        hint = f"gpuresample {asn} --rotation 0 --kernel {args.kernel} --pixfrac {args.pixfrac:g}"
+        _say(args, f"  inputs:  {len(cal_names)} _cal.fits files and {asn.resolve()}; try: {hint}")
     return 0
 
 
@@ -414,10 +351,13 @@ def main(argv=None):
     parser = build_demo_parser() if demo else build_parser()
     args = parser.parse_args(argv[1:] if demo else argv)  # exits 2 with a usage line on bad flags
     level = logging.INFO if args.verbose else (logging.ERROR if args.quiet else logging.WARNING)
+    fresh = not logging.getLogger().handlers
     logging.basicConfig(level=level, format="%(name)s: %(levelname)s: %(message)s")
+    if fresh:  # our own handler only (not a host program's or pytest's)
+        logging.getLogger().handlers[0].addFilter(in_cli_words)  # log lines name --flags, not keywords
     logging.getLogger("gpuresample").setLevel(level)
     try:
-        with sigterm_unwinds():
+        with sigterm_unwinds(), warnings_as_log_lines(logging.getLogger("gpuresample")):
             return _demo(args) if demo else _run(args)
     except KeyboardInterrupt:
         print("gpuresample: interrupted", file=sys.stderr)
@@ -432,7 +372,7 @@ def main(argv=None):
             msg = f"{exc.filename}: {exc.strerror}"
         else:
             msg = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"gpuresample: error: {msg}", file=sys.stderr)
+        print(f"gpuresample: error: {cli_words(msg)}", file=sys.stderr)
         return 1
 
 

@@ -223,6 +223,8 @@ def plan_run(grid_shape, n_per_product, max_input_pixels, params, *, allowed, ti
                                       "tiles keep only their own part of the grid on the device")
     over = host_allowed is not None or device_allowed is not None
     tile_shape = tile if over or tile != "auto" else None
+    if tile == "auto" and tile_shape is None:
+        log.info('tile="auto": the run fits the memory limits untiled; not tiling')
     if scheduler is not None and tile_shape is None:
         tile_shape = tuple(min(DEFAULT_TILE, n) for n in grid_shape)
     return RunPlan(tiled=tile_shape is not None, tile_shape=tile_shape,

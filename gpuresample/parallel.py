@@ -30,6 +30,7 @@ import os
 import pickle
 import signal
 import sys
+import warnings
 
 from .workers import VARIANCE_HELPER, can_fork
 
@@ -66,6 +67,9 @@ def _serve(conn, parent_pid):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent(parent_pid)
+    # the main process drizzles the same exposures with the same kernel and
+    # reports their warnings; the helper's would only repeat them
+    warnings.simplefilter("ignore")
     s = VARIANCE_HELPER
     while True:
         try:

@@ -120,7 +120,8 @@ class _Limits:
         if tile_shape == "auto":
             tile_shape = auto_tile_shape(grid_shape, self.allowed_bytes, footprints, n_inputs, max_input_pixels,
                                          params, workers=self.at_once, device_bytes=self.device_bytes)
-            log.info("tile='auto': %s tiles", tile_shape)
+            log.info('tile="auto": %d tiles of (ny, nx) = %s', int(np.prod(tile_grid_shape(grid_shape, tile_shape))),
+                     tuple(int(n) for n in tile_shape))
         check_tile_shape(tile_shape, grid_shape)
         for what, need, lim in tile_needs(tile_shape, grid_shape, footprints, n_inputs, max_input_pixels, params,
                                           self.at_once, self.allowed_bytes, self.device_bytes):

@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .option_types import pair
+
 __all__ = [
     "OutputArrays",
     "as_2d_float32",
@@ -195,9 +197,11 @@ def check_outputs(out_shape, out_img, out_wht, out_ctx, out_img2, out_dq):
         out_dq = np.asarray(check_dq_type(out_dq, "out_dq"), dtype=np.uint32)
         shapes.add(out_dq.shape)
     if out_shape is not None:
-        out_shape = tuple(int(n) for n in out_shape)
-        if len(out_shape) != 2 or min(out_shape) < 1:
-            raise ValueError(f"'out_shape' must be (ny, nx) with positive sizes; got {out_shape}")
+        # two integers (not "55", not 5.5), within drizzle's 32-bit sizes
+        try:
+            out_shape = pair(out_shape, "'out_shape'", kind=int, minimum=1, maximum=2**31 - 1)
+        except ValueError as exc:
+            raise ValueError(f"{exc} ('out_shape' is (ny, nx), two positive integers)") from None
         shapes.add(out_shape)
     img2_list = None if out_img2 is None else _img2_list(out_img2, shapes)
     if len(shapes) > 1:

@@ -280,9 +280,10 @@ def _limit(v, name, default, hi):
     """One input limit: None -> ``default``, clipped to ``[0, hi]`` (as drizzle)."""
     if v is None:
         return default
-    if not isinstance(v, numbers.Real) or not math.isfinite(v):
-        raise ValueError(f"'{name}' must be a finite number; got {v!r}")
-    return int(min(max(v, 0), hi))
+    # an integer pixel index, as drizzle's C argument parser demands (0.5 is not silently 0)
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise ValueError(f"'{name}' must be an integer pixel index; got {v!r}")
+    return int(min(max(int(v), 0), hi))
 
 
 def input_box(xmin, xmax, ymin, ymax, shape):

@@ -74,7 +74,7 @@ def scan_limits(pixmap, out_shape, box, kernel):
     if limits.nan_row is not None:
         j = limits.nan_row
         raise ValueError(
-            f"'pixmap' is degenerate: drizzle's scan of input row {j} meets a footprint edge whose "
+            f"'pixmap' is degenerate: drizzle's scan of input row {j} starts at a footprint edge whose "
             "position is NaN (drizzle's C code would then read outside the input image and crash). "
             f"Check the pixel map near row {j}: repeated or NaN corners of the input box's outline"
         )

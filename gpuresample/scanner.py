@@ -183,9 +183,13 @@ class RowLimits:
         self.nskip = 0
         self.nmiss_base = 0
         self.visited = True
-        #: first visited row whose limits came from a NaN edge position (drizzle's
+        #: first visited row whose left limit came from a NaN edge position (drizzle's
         #: C code then loops from INT_MIN: it reads outside the input), or None
         self.nan_row = None
+        #: first row whose *right* limit is NaN's INT_MIN: drizzle visits no pixel of
+        #: it (as we do) but its 32-bit miss count overflows, so drizzle's counters
+        #: are not defined for the image (docs/differences.rst); or None
+        self.wrapped_row = None
         #: True when drizzle's own scan is undefined (an empty edge chain; see
         #: ``_Scanner``): every backend then visits nothing, with these counts
         self.undefined = False
@@ -224,8 +228,10 @@ def row_limits(pixmap, out_shape, xmin, xmax, ymin, ymax):
             res.nmiss_base += width
             res.nskip += 1
             continue
-        if res.nan_row is None and _NAN_INT in (x1, x2):
-            res.nan_row = j
+        if res.nan_row is None and x1 == _NAN_INT:
+            res.nan_row = j  # drizzle then loops from INT_MIN: it reads outside the input
+        elif res.wrapped_row is None and x2 == _NAN_INT:
+            res.wrapped_row = j  # drizzle visits nothing there; its miss count wraps around
         res.nmiss_base += width - (x2 + 1 - x1)
         res.x1[j], res.x2[j] = x1, x2
     return res

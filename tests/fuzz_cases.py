@@ -126,6 +126,21 @@ def _run(backend, case):
     return counts, {k: None if v is None else np.array(v) for k, v in outs.items()}
 
 
+def _wrapped(case):
+    """True when drizzle's scan has a row whose right limit is NaN's INT_MIN (its counters wrap around)."""
+    add = case["add"]
+    pm = np.asarray(add["pixmap"], np.float64)
+    if case["init"]["kernel"] == "tophat" or pm.ndim != 3 or min(pm.shape[:2]) < 2:
+        return False
+    try:
+        box = input_box(add.get("xmin"), add.get("xmax"), add.get("ymin"), add.get("ymax"), pm.shape[:2])
+        with np.errstate(invalid="ignore"):
+            pm = np.where(np.abs(pm) > MAX_PIXMAP_COORD, np.nan, pm)
+        return row_limits(pm, case["init"]["out_shape"], *box).wrapped_row is not None
+    except ValueError:
+        return False
+
+
 def _tame(case):
     """A case raw drizzle can be asked too, and should agree on (docs/differences.rst): a finite pixel
     map within the coordinate limit, finite data and weights (we give non-finite ones weight 0)."""
@@ -137,7 +152,8 @@ def _tame(case):
     # a zero-height footprint: drizzle reads an edge it never set, its counts vary from run to run
     ny, nx = pm.shape[:2]
     box = input_box(add.get("xmin"), add.get("xmax"), add.get("ymin"), add.get("ymax"), (ny, nx))
-    return case["init"]["kernel"] == "tophat" or not row_limits(pm, case["init"]["out_shape"], *box).undefined
+    lim = None if case["init"]["kernel"] == "tophat" else row_limits(pm, case["init"]["out_shape"], *box)
+    return lim is None or not (lim.undefined or lim.wrapped_row is not None)
 
 
 def check_case(case, against_drizzle=True):
@@ -154,7 +170,8 @@ def check_case(case, against_drizzle=True):
     if any(refused):
         assert all(refused), f"one backend refused: cpu={c_cpu!r} emulator={c_emu!r}"
         return "refused"
-    assert c_cpu == c_emu, f"counters cpu={c_cpu} emulator={c_emu}"
+    if not _wrapped(case):  # drizzle's miss count is not defined there (docs/differences.rst)
+        assert c_cpu == c_emu, f"counters cpu={c_cpu} emulator={c_emu}"
     _compare(o_cpu, o_emu)
     if against_drizzle and _tame(case):
         _compare_drizzle(case, c_cpu, o_cpu)

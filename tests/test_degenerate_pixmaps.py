@@ -75,7 +75,7 @@ def test_nan_edge_in_the_scan_is_refused(backend, kernel):
     pm = _grid(5, 6, 1.6, -0.45, 1.4, 0.3)
     pm[4, 0, 1] = -0.5
     d = Drizzle(kernel=kernel, out_shape=(2, 6), backend=backend)
-    with pytest.raises(ValueError, match="'pixmap' is degenerate: drizzle's scan of input row 0"):
+    with pytest.raises(ValueError, match="'pixmap' is degenerate: drizzle's scan of input row 0 starts"):
         d.add_image(np.ones((5, 6), "f4"), exptime=1, pixmap=pm, pixel_scale_ratio=1)
     assert not np.any(d.out_wht) and np.all(np.isnan(d.out_img))  # nothing changed
 
@@ -99,3 +99,22 @@ def test_a_zero_jacobian_where_drizzle_estimates_the_ratio_is_refused(backend):
     d = Drizzle(kernel="gaussian", out_shape=(7, 6), backend=backend)
     with pytest.raises(ValueError, match=r"degenerate at input pixel \(0, 0\).*pass 'pixel_scale_ratio'"):
         d.add_image(np.ones((2, 7), "f4"), exptime=1, pixmap=pm, pixel_scale_ratio=None)
+
+
+def test_a_nan_right_limit_visits_nothing_in_that_row():
+    """drizzle's own test_context_planes map (near-identity TAN, -1e-15 offsets): the scan's right limit
+    of row 0 is NaN's INT_MIN.  drizzle visits nothing there and does not crash (its miss count wraps
+    around); that is accepted, with the same outputs on every backend."""
+    y, x = np.indices((10, 10), dtype=float)
+    pm = np.dstack([x, y])
+    pm[0, :, 1] = [-1e-15, -7.5e-15, -2.1e-15, -3e-15, -1e-15, -4e-15, -2e-15, -6e-15, -1e-15, -3e-15]
+    pm[0, 0, 0] = -7.8e-16
+    from gpuresample.scanner import row_limits
+
+    lim = row_limits(pm, (10, 10), 0, 9, 0, 9)
+    if lim.wrapped_row is None:
+        pytest.skip("this map does not reproduce the wrapped row here")
+    outs = [_add(b, "square", pm, (10, 10))[1:] for b in BACKENDS]
+    np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-5, equal_nan=True)
+    np.testing.assert_array_equal(outs[0][1] != 0, outs[1][1] != 0)
+

@@ -51,12 +51,6 @@ _NOT_FLAGS = ("progress", "workers", "scheduler", "tile_output")
 _JWST_SUFFIXES = ("_cal", "_crf", "_calints", "_rate", "_flt", "_flc", "_i2d", "_drz", "_exposure")
 
 
-# ---------------------------------------------------------------- flag types (gpuresample.cli_flags)
-_number, _numbers, _text = parse_number, parse_numbers, parse_text
-_auto_or_number, _tile_text = parse_auto_or_number, parse_tile
-_flag, _bool_flag, _Parser = add_flag, add_bool_flag, Parser
-
-
 def _check_creatable(folder):
     """``--output_dir``: an existing folder, or one that can be made (no file in the way, writable parent)."""
     if folder.exists() and not folder.is_dir():
@@ -67,7 +61,7 @@ def _check_creatable(folder):
 
 
 def build_parser():
-    p = _Parser(
+    p = Parser(
         prog="gpuresample",
         description="Drizzle calibrated exposures onto one output grid (the jwst resample step). "
                     "Run 'gpuresample demo' for the embedded synthetic example.",
@@ -78,41 +72,43 @@ def build_parser():
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="_cal.fits / FITS-WCS / ASDF exposure files, or jwst association JSON files")
     p.add_argument("-o", "--output", help="output file (.fits or .asdf); default: <product or first input>_i2d.fits")
-    _flag(p, "output_dir", help="folder for the output(s) (default: the current folder)")
+    add_flag(p, "output_dir", help="folder for the output(s) (default: the current folder)")
     g = p.add_argument_group("resample step arguments (jwst names)")
-    _flag(g, "pixfrac", _number, default=1.0, help="drizzle pixel fraction, (0, 1] (default 1)")
-    _flag(g, "kernel", _text, choices=KERNELS, default="square", help="drizzle kernel (default square)")
-    _flag(g, "pixel_scale_ratio", _number, default=1.0, help="output / input pixel scale (default 1)")
-    _flag(g, "pixel_scale", _number, help="output pixel scale, arcsec (overrides the ratio)")
-    _flag(g, "rotation", _number, help="position angle of output +y, deg (0 = north up; default: detector orientation)")
-    _flag(g, "crpix", _numbers, metavar="X,Y", help="reference pixel, 0-based")
-    _flag(g, "crval", _numbers, metavar="RA,DEC", help="reference sky position, deg")
-    _flag(g, "output_shape", _numbers, metavar="NX,NY", help="output size in pixels")
-    _flag(g, "output_wcs", metavar="FILE", help="ASDF file with the output gwcs under 'wcs'")
-    _flag(g, "fillval", _text, default="INDEF", help="value where no input lands (default INDEF = NaN)")
-    _flag(g, "weight_type", _text, choices=WEIGHT_TYPES, default="ivm", help="drizzle weighting (default ivm)")
-    _bool_flag(g, "single", False, "one output per exposure group")
-    _bool_flag(g, "blendheaders", True, "blend the inputs' primary headers into the output")
-    _flag(g, "allowed_memory", _number, help="fraction of available memory the run may use")
-    _bool_flag(g, "in_memory", True, "hold all inputs in memory (false: read one at a time)")
-    _bool_flag(g, "enable_ctx", True, "write the context (CON) array")
-    _bool_flag(g, "enable_err", True, "write ERR (and the variance arrays)")
-    _bool_flag(g, "report_var", True, "write VAR_RNOISE, VAR_POISSON, VAR_FLAT")
-    _flag(g, "compute_err", _text, choices=options.COMPUTE_ERR,
+    add_flag(g, "pixfrac", parse_number, default=1.0, help="drizzle pixel fraction, (0, 1] (default 1)")
+    add_flag(g, "kernel", parse_text, choices=KERNELS, default="square", help="drizzle kernel (default square)")
+    add_flag(g, "pixel_scale_ratio", parse_number, default=1.0, help="output / input pixel scale (default 1)")
+    add_flag(g, "pixel_scale", parse_number, help="output pixel scale, arcsec (overrides the ratio)")
+    add_flag(g, "rotation", parse_number,
+             help="position angle of output +y, deg (0 = north up; default: detector orientation)")
+    add_flag(g, "crpix", parse_numbers, metavar="X,Y", help="reference pixel, 0-based")
+    add_flag(g, "crval", parse_numbers, metavar="RA,DEC", help="reference sky position, deg")
+    add_flag(g, "output_shape", parse_numbers, metavar="NX,NY", help="output size in pixels")
+    add_flag(g, "output_wcs", metavar="FILE", help="ASDF file with the output gwcs under 'wcs'")
+    add_flag(g, "fillval", parse_text, default="INDEF", help="value where no input lands (default INDEF = NaN)")
+    add_flag(g, "weight_type", parse_text, choices=WEIGHT_TYPES, default="ivm", help="drizzle weighting (default ivm)")
+    add_bool_flag(g, "single", False, "one output per exposure group")
+    add_bool_flag(g, "blendheaders", True, "blend the inputs' primary headers into the output")
+    add_flag(g, "allowed_memory", parse_number, help="fraction of available memory the run may use")
+    add_bool_flag(g, "in_memory", True, "hold all inputs in memory (false: read one at a time)")
+    add_bool_flag(g, "enable_ctx", True, "write the context (CON) array")
+    add_bool_flag(g, "enable_err", True, "write ERR (and the variance arrays)")
+    add_bool_flag(g, "report_var", True, "write VAR_RNOISE, VAR_POISSON, VAR_FLAT")
+    add_flag(g, "compute_err", parse_text, choices=options.COMPUTE_ERR,
           help="ERR from the resampled variances (from_var) or the drizzled err arrays (driz_err); default: "
                "from_var, driz_err with --single (jwst)")
-    _bool_flag(g, "propagate_dq", False, "write the OR-combined DQ array")
-    _flag(g, "pixmap_stepsize", _auto_or_number, default="auto", help="pixel-map grid step ('auto' or pixels)")
-    _flag(g, "pixmap_order", _number, choices=options.PIXMAP_ORDERS, default=3, help="pixel-map interpolation order")
-    _flag(g, "good_bits", _text, default=DEFAULT_GOOD_BITS, help="DQ bits that do not disqualify a pixel")
+    add_bool_flag(g, "propagate_dq", False, "write the OR-combined DQ array")
+    add_flag(g, "pixmap_stepsize", parse_auto_or_number, default="auto", help="pixel-map grid step ('auto' or pixels)")
+    add_flag(g, "pixmap_order", parse_number, choices=options.PIXMAP_ORDERS, default=3,
+             help="pixel-map interpolation order")
+    add_flag(g, "good_bits", parse_text, default=DEFAULT_GOOD_BITS, help="DQ bits that do not disqualify a pixel")
     r = p.add_argument_group("run")
-    _flag(r, "backend", _text, choices=AVAILABLE_BACKENDS, default="auto")
-    _flag(r, "tile", _tile_text, metavar="auto|N|NX,NY",
+    add_flag(r, "backend", parse_text, choices=AVAILABLE_BACKENDS, default="auto")
+    add_flag(r, "tile", parse_tile, metavar="auto|N|NX,NY",
           help="drizzle the output in tiles (bitwise the untiled result); auto: only when the mosaic "
                "exceeds --allowed_memory")
-    _flag(r, "tile_workers", _auto_or_number, default=1, metavar="auto|N",
+    add_flag(r, "tile_workers", parse_auto_or_number, default=1, metavar="auto|N",
           help="processes drizzling tiles at once (default 1; auto: one per core)")
-    _flag(r, "workdir", metavar="DIR", help="folder for scratch files (default: the system temp folder)")
+    add_flag(r, "workdir", metavar="DIR", help="folder for scratch files (default: the system temp folder)")
     r.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     r.add_argument("--preview", metavar="PNG", help="also write a PNG picture of the mosaic and weights")
     r.add_argument("--progress", choices=("auto", "bar", "plain", "none"), default="auto",
@@ -251,7 +247,7 @@ def _say(args, text):
 
 
 def build_demo_parser():
-    p = _Parser(
+    p = Parser(
         prog="gpuresample demo",
         description="Resample the embedded synthetic scene (a dithered NIRCam-like field with a 5th-order "
                     "distortion, stars, galaxies, noise, variance arrays and flagged pixels) and write "
@@ -261,9 +257,9 @@ def build_demo_parser():
                    help="folder for the outputs (created; default ./gpuresample_demo)")
     p.add_argument("--exposures", type=int, default=4, help="number of dithered exposures (default 4)")
     p.add_argument("--size", type=int, default=1024, help="detector size in pixels (default 1024)")
-    _flag(p, "kernel", _text, choices=KERNELS, default="square", help="drizzle kernel (default square)")
-    _flag(p, "pixfrac", _number, default=1.0)
-    _flag(p, "backend", _text, choices=AVAILABLE_BACKENDS, default="auto")
+    add_flag(p, "kernel", parse_text, choices=KERNELS, default="square", help="drizzle kernel (default square)")
+    add_flag(p, "pixfrac", parse_number, default=1.0)
+    add_flag(p, "backend", parse_text, choices=AVAILABLE_BACKENDS, default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-preview", dest="preview", action="store_false", help="skip the PNG")
     p.add_argument("--save-inputs", "--save_inputs", dest="save_inputs", action="store_true",

@@ -34,3 +34,14 @@ def rotated_pixmap(shape, angle_deg, scale, offset, rng=None, jitter=0.0, curvat
         xo = xo + rng.uniform(-jitter, jitter)
         yo = yo + rng.uniform(-jitter, jitter)
     return np.dstack([xo, yo])
+
+
+def demo_association(folder, size, exposures):
+    """``gpuresample demo --save-inputs`` into ``folder``: its association file (for command-line tests)."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "gpuresample", "demo", "--size", str(size), "--exposures", str(exposures),
+                    "--no-preview", "--save-inputs", "--output_dir", str(folder), "-q"], check=True)
+    return Path(folder) / "gpuresample_demo_asn.json"
+

@@ -13,16 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import demo_association
 
 from gpuresample.workers import can_fork
 
 
 @pytest.fixture(scope="module")
 def association(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("inputs")
-    subprocess.run([sys.executable, "-m", "gpuresample", "demo", "--size", "256", "--exposures", "3",
-                    "--no-preview", "--save-inputs", "--output_dir", str(folder), "-q"], check=True)
-    return folder / "gpuresample_demo_asn.json"
+    return demo_association(tmp_path_factory.mktemp("inputs"), 256, 3)
 
 
 def _interrupt(association, tmp_path, sig, extra):

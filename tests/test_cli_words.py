@@ -5,16 +5,14 @@ import subprocess
 import sys
 
 import pytest
+from conftest import demo_association
 
 import gpuresample
 
 
 @pytest.fixture(scope="module")
 def association(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("inputs")
-    subprocess.run([sys.executable, "-m", "gpuresample", "demo", "--size", "128", "--exposures", "2",
-                    "--no-preview", "--save-inputs", "--output_dir", str(folder), "-q"], check=True)
-    return folder / "gpuresample_demo_asn.json"
+    return demo_association(tmp_path_factory.mktemp("inputs"), 128, 2)
 
 
 def _cli(*args, cwd=None):

@@ -11,31 +11,58 @@ calc_pixmap
     Pixel map between two WCSs (gwcs or astropy), evaluated in row batches or
     on a sparse grid with interpolation.
 
-Importing gpuresample never needs CuPy, Dask or stdatamodels.
+Importing gpuresample never needs CuPy, Dask or stdatamodels, and is cheap:
+the names below are imported on first use (PEP 562), so that the command line
+can take over Ctrl-C before numpy and astropy load (``gpuresample.cli_entry``).
 """
 
-from importlib import metadata as _metadata
+import importlib as _importlib
 
-from .accumulator import Drizzle
-from .errors import (
-    BackendUnavailableError,
-    DeviceOutOfMemoryError,
-    DrizzleCrashGuardError,
-    NonConservingKernelWarning,
-    OutputTooLargeError,
-    TilingError,
-)
-from .exposure import Image
-from .gpu.sources import kernel_dir, kernel_files
-from .kernel_info import DRIZZLE_KERNELS, FLUX_CONSERVING_KERNELS, KERNELS
-from .pixmap import calc_pixmap
-from .result import ResampleResult
-from .step import resample
+#: public name -> module that defines it (imported on first access)
+_PUBLIC = {
+    "Drizzle": ".accumulator",
+    "BackendUnavailableError": ".errors",
+    "DeviceOutOfMemoryError": ".errors",
+    "DrizzleCrashGuardError": ".errors",
+    "NonConservingKernelWarning": ".errors",
+    "OutputTooLargeError": ".errors",
+    "TilingError": ".errors",
+    "Image": ".exposure",
+    "kernel_dir": ".gpu.sources",
+    "kernel_files": ".gpu.sources",
+    "DRIZZLE_KERNELS": ".kernel_info",
+    "FLUX_CONSERVING_KERNELS": ".kernel_info",
+    "KERNELS": ".kernel_info",
+    "calc_pixmap": ".pixmap",
+    "ResampleResult": ".result",
+    "resample": ".step",
+}
 
-try:
-    __version__ = _metadata.version("gpuresample")
-except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+
+def _version():
+    from importlib import metadata  # ~80 ms of imports: only when asked
+
+    try:
+        return metadata.version("gpuresample")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
+def __getattr__(name):
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gpuresample' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC) | {"__version__"})
+
 
 __all__ = [
     "DRIZZLE_KERNELS",

@@ -26,6 +26,11 @@ an ``ASDF`` extension in the same layout are written with astropy and asdf.
 A ``.asdf`` output holds the arrays under the same lower-case names plus
 ``wcs`` and ``meta``.
 
+FITS arrays are streamed into the file a block of rows at a time
+(:mod:`gpuresample.fits_stream`), so writing a memory-mapped product made
+within ``allowed_memory`` stays within it; the headers are those of the same
+product written with 1-pixel arrays, so they are exactly the ordinary writer's.
+
 Writes are atomic (:mod:`gpuresample.atomic`): a temporary file in the
 target folder renamed into place; an existing file is only replaced with
 ``overwrite=True``.
@@ -33,6 +38,7 @@ target folder renamed into place; an existing file is only replaced with
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import warnings
@@ -41,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_output
+from .fits_stream import grow_asdf_tree, write_streamed
 
 __all__ = ["fits_wcs_header", "read_product", "wcs_header_error", "write_product"]
 
@@ -246,6 +253,46 @@ def _write_astropy(tmp, result, primary, sci_header):
     fits.HDUList(hdus).writeto(tmp, overwrite=True)
 
 
+def _write_fits(tmp, result, primary, sci_header, use_datamodels):
+    """The FITS product, its arrays streamed (see :mod:`gpuresample.fits_stream`) under the shell's headers."""
+    from astropy.io import fits
+
+    arrays = result.arrays()
+    shell = dataclasses.replace(result, **{
+        name: np.zeros((1,) * np.ndim(arr), _DTYPES.get(name, np.float32)) for name, arr in arrays.items()})
+    # same file name as the product: stdatamodels records the name it saves to
+    shell_path = tmp.parent / "shell" / tmp.name
+    shell_path.parent.mkdir()
+    if use_datamodels:
+        _write_datamodels(shell_path, shell, primary, sci_header, tmp.name)
+    else:
+        _write_astropy(shell_path, shell, primary, sci_header)
+    extnames = dict(_ARRAY_HDUS)
+    by_ext = {extnames[name]: arr for name, arr in arrays.items()}
+    parts = []
+    with fits.open(shell_path, memmap=False) as hdul:
+        for hdu in hdul:
+            if hdu.name in by_ext and hdu.is_image:
+                header, arr = hdu.header.copy(), by_ext[hdu.name]
+                if header["NAXIS"] != arr.ndim:
+                    raise RuntimeError(f"the shell's {hdu.name} has {header['NAXIS']} axes, the product {arr.ndim}")
+                for axis, n in enumerate(reversed(arr.shape), start=1):
+                    header[f"NAXIS{axis}"] = int(n)
+                parts.append((header, arr))
+            elif hdu.name == "ASDF":
+                raw = grow_asdf_tree(hdu.data.tobytes(), {e: np.shape(a) for e, a in by_ext.items()})
+                col = fits.Column(name="ASDF_METADATA", format=f"{len(raw)}B",
+                                  array=np.frombuffer(raw, np.uint8)[None, :])
+                parts.append((None, fits.BinTableHDU.from_columns([col], name="ASDF")))
+            elif hdu.header.get("NAXIS", 0) == 0:
+                parts.append((hdu.header.copy(), None))
+            else:
+                parts.append((None, hdu.copy()))
+    shell_path.unlink()
+    shell_path.parent.rmdir()
+    write_streamed(tmp, parts)
+
+
 def _write_asdf(tmp, result):
     import asdf
 
@@ -286,10 +333,7 @@ def write_product(path, result, overwrite=False, blendheaders=True, use_datamode
                 from .readers import have_datamodels
 
                 use_datamodels = have_datamodels()
-            if use_datamodels:
-                _write_datamodels(tmp, result, primary, sci_header, path.name)
-            else:
-                _write_astropy(tmp, result, primary, sci_header)
+            _write_fits(tmp, result, primary, sci_header, use_datamodels)
     log.info("wrote %s", path)
     return path
 

@@ -112,3 +112,43 @@ def test_sigkill_leaves_no_process_and_no_scratch(association, tmp_path, extra):
     rerun = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert [p.name for p in out.iterdir()] == ["x_i2d.fits"]  # a stale .part folder is removed too
+
+
+@pytest.mark.skipif(not can_fork() or not Path("/proc/self/task").is_dir(), reason="forks helpers; reads /proc")
+def test_sigint_at_random_moments():
+    """Ctrl-C (SIGINT to the process group) at random moments, import time included: every run exits
+    within 5 s with status 130 and the one line, leaves no process, no scratch and no output
+    (``benchmarks/sigint_storm.py``; the acceptance run is ``--tries 20``)."""
+    import json
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "sigint_storm.py"
+    run = subprocess.run([sys.executable, str(script), "--tries", "6", "--seed", "3", "--size", "256",
+                          "--exposures", "3"], capture_output=True, text=True, timeout=600)
+    report = json.loads(run.stdout)
+    failed = [t for t in report["tries"] if t["verdict"] not in ("interrupted", "finished")]
+    assert run.returncode == 0 and not failed, failed or run.stderr[-2000:]
+    assert report["counts"].get("interrupted", 0) >= 4  # the moments fall inside the runs
+
+
+def test_ctrl_c_while_the_command_line_loads(monkeypatch, capsys):
+    """A Ctrl-C during the ~0.4 s of imports (numpy, astropy, gwcs) is the one line too, not a traceback."""
+    from gpuresample import cli_entry
+
+    class InterruptingFinder:  # asked for gpuresample.cli: the moment the Ctrl-C lands
+        def find_spec(self, name, path=None, target=None):
+            if name == "gpuresample.cli":
+                raise KeyboardInterrupt
+            return
+
+    monkeypatch.delitem(sys.modules, "gpuresample.cli", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [InterruptingFinder(), *sys.meta_path])
+    assert cli_entry.main(["--version"]) == 130
+    assert capsys.readouterr().err == "gpuresample: interrupted\n"
+
+
+def test_the_command_imports_only_the_standard_library_first():
+    """``import gpuresample.cli_entry`` (what the console script runs first) loads no numpy: the window
+    in which a Ctrl-C could still give a traceback is the interpreter's own start-up."""
+    code = "import sys, gpuresample.cli_entry; print(sorted(m for m in ('numpy', 'astropy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -10,6 +10,13 @@ resample
 calc_pixmap
     Pixel map between two WCSs (gwcs or astropy), evaluated in row batches or
     on a sparse grid with interpolation.
+Image, ResampleResult
+    One input exposure; one product (``result.save(path)``,
+    ``result.save_preview(path)``).
+write_product, read_product, save_preview
+    ``write_product(path, result)``: the ``_i2d.fits`` (or ``.asdf``)
+    product; ``read_product(path)``; ``save_preview(path, result)``: a PNG.
+    The file comes first in all of them.
 
 Importing gpuresample never needs CuPy, Dask or stdatamodels, and is cheap:
 the names below are imported on first use (PEP 562), so that the command line
@@ -36,6 +43,9 @@ _PUBLIC = {
     "calc_pixmap": ".pixmap",
     "ResampleResult": ".result",
     "resample": ".step",
+    "write_product": ".i2d",
+    "read_product": ".i2d",
+    "save_preview": ".preview",
 }
 
 
@@ -81,5 +91,8 @@ __all__ = [
     "calc_pixmap",
     "kernel_dir",
     "kernel_files",
+    "read_product",
     "resample",
+    "save_preview",
+    "write_product",
 ]

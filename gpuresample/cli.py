@@ -232,7 +232,7 @@ def _run(args):
         _say(args, f"gpuresample: wrote {path} ({res.shape[1]} x {res.shape[0]} px, "
                    f"{count_words(res.meta.get('ndrizzled'), 'input')})")
     if args.preview:
-        save_preview(pairs[0][0], args.preview, overwrite=args.overwrite)
+        save_preview(args.preview, pairs[0][0], overwrite=args.overwrite)
         _say(args, f"gpuresample: wrote preview {args.preview}")
     _say(args, f"gpuresample: done in {time.perf_counter() - t0:.1f} s (resample {t_resample:.1f} s)")
     return 0
@@ -309,7 +309,7 @@ def _demo(args):
     t2 = time.perf_counter()
     write_product(product, result, overwrite=args.overwrite)
     if args.preview:
-        save_preview(result, png, overwrite=args.overwrite,
+        save_preview(png, result, overwrite=args.overwrite,
                      title=f"gpuresample demo: {args.exposures} dithered exposures")
     if args.save_inputs:
         from .cal_writer import write_association, write_cal

@@ -31,7 +31,10 @@ class Image:
     ``wcsinfo`` holds jwst's ``ra_ref, dec_ref, v3yangle, vparity, roll_ref``
     (and optionally ``s_region``); it is only needed for the first input and
     is derived from the WCS when missing.  Times are MJD (start/end) and
-    seconds (exposure/measurement time, duration).  ``group_id`` ties the
+    seconds (exposure/measurement time, duration); ``exposure_time`` is
+    required with ``weight_type="exptime"`` (unless ``measurement_time`` is
+    set), and otherwise 1 s with a logged warning when None (it then only
+    enters the product's exposure-time keywords).  ``group_id`` ties the
     detectors of one exposure together (default: each input is its own
     exposure).  ``level``/``subtracted``: a sky level subtracted before
     resampling unless already subtracted.  ``meta`` holds any other metadata
@@ -47,7 +50,7 @@ class Image:
     var_sky: np.ndarray | None = None
     err: np.ndarray | None = None
     wcsinfo: dict | None = None
-    exposure_time: float = 1.0
+    exposure_time: float | None = None
     measurement_time: float | None = None
     start_time: float | None = None
     end_time: float | None = None
@@ -111,11 +114,13 @@ def _name(index, item):
     return f"input {index} ({fname})" if fname else f"input {index}"
 
 
-def as_exposure(item, index):
+def as_exposure(item, index, weight_type=None):
     """Validate one input and return it as an :class:`Image`.
 
     Raises ``ValueError``/``TypeError`` naming the input (index and filename)
-    and the offending key.
+    and the offending key; with ``weight_type="exptime"`` an input with
+    neither an exposure nor a measurement time is refused (its weight would
+    be an invented 1 s).
     """
     name = _name(index, item)
     img = _new_image(item, name)
@@ -125,7 +130,7 @@ def as_exposure(item, index):
     img.dq = _checked_dq(img, name)
     for key in (*VARIANCE_NAMES, "var_sky", "err"):
         setattr(img, key, _optional_array(img, key, name))
-    _check_exposure_time(img, name)
+    _check_exposure_time(img, name, weight_type)
     if img.wcsinfo is not None and not isinstance(img.wcsinfo, dict):
         # stdatamodels nodes behave like mappings
         img.wcsinfo = dict(getattr(img.wcsinfo, "instance", img.wcsinfo))
@@ -184,7 +189,14 @@ def _optional_array(img, key, name):
     return arr
 
 
-def _check_exposure_time(img, name):
+def _check_exposure_time(img, name, weight_type):
+    if img.exposure_time is None:
+        if weight_type == "exptime" and img.measurement_time is None:
+            raise ValueError(f"{name}: has no exposure time, which weight_type='exptime' weights it by: set "
+                             "'exposure_time' (seconds; EFFEXPTM/XPOSURE/EXPTIME or meta.exposure in files)")
+        log.warning("%s: no exposure time; using 1 s for the product's exposure-time keywords", name)
+        img.exposure_time = 1.0
+        return
     try:
         t = float(img.exposure_time)
     except (TypeError, ValueError):

@@ -56,14 +56,11 @@ def fits_scalars(prim, hdr, path):
     """Image fields from the primary and the image HDU's headers of a FITS-WCS image.
 
     Exposure time from ``EFFEXPTM``, ``XPOSURE`` or ``EXPTIME`` (primary
-    header first; 1 s with a warning when none is a positive number), start
+    header first; None when none is a positive number: the caller decides), start
     and end times (MJD) from ``EXPSTART``/``MJD-BEG`` and ``EXPEND``/``MJD-END``.
     """
     texp = _first_float((prim, "EFFEXPTM"), (hdr, "EFFEXPTM"), (prim, "XPOSURE"), (hdr, "XPOSURE"),
                         (prim, "EXPTIME"), (hdr, "EXPTIME"))
-    if texp is None:
-        log.warning("%s: no exposure time (EFFEXPTM/XPOSURE/EXPTIME); using 1 s", path)
-        texp = 1.0
     return {
         "exposure_time": texp,
         "start_time": _first_float((prim, "EXPSTART"), (prim, "MJD-BEG")),
@@ -105,7 +102,4 @@ def jwst_scalars(meta, path):
         "group_id": jwst_group_id(meta.get("observation")),
         "filename": path.name,
     }
-    if out["exposure_time"] is None:
-        out["exposure_time"] = 1.0
-        log.warning("%s: no exposure time in meta.exposure; using 1 s", path)
-    return out
+    return out  # a missing exposure time stays None: as_exposure refuses it for exptime weights

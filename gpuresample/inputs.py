@@ -44,11 +44,12 @@ def _check_units(images):
         raise ValueError(f"inputs have mixed units (bunit_data): {per}")
 
 
-def load_inputs(items, in_memory):
+def load_inputs(items, in_memory, weight_type=None):
     """``(images, lazy)``: every input as an :class:`~gpuresample.Image` (stubs for deferred files).
 
     ``lazy`` maps the index of each file input read later (``in_memory=False``)
-    to its lazy exposure.  Raises for unreadable files, bad dicts and mixed units.
+    to its lazy exposure.  Raises for unreadable files, bad dicts, mixed units
+    and (``weight_type="exptime"``) inputs without an exposure time.
     """
     expanded = []
     for item in items:
@@ -65,7 +66,9 @@ def load_inputs(items, in_memory):
             else:
                 lazy[k] = item
                 item = item.stub()
-        images.append(as_exposure(item, k))
+        images.append(as_exposure(item, k, weight_type))
+        if k in lazy:  # the reading later gets the exposure time decided here (no second warning)
+            lazy[k].scalars["exposure_time"] = images[-1].exposure_time
     _check_units(images)
     return images, lazy
 

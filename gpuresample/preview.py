@@ -85,17 +85,22 @@ def stretch(image, a=0.05):
     lo, hi = ZScaleInterval().get_limits(values)
     hi = max(hi, float(np.percentile(values, 99.8)))
     if not hi > lo:
-        lo, hi = float(np.min(image[finite])), float(np.max(image[finite])) + 1e-30
-    scaled = np.clip((image - lo) / (hi - lo), 0.0, 1.0)
+        lo, hi = float(np.min(image[finite])), float(np.max(image[finite]))
+    # a flat image (hi == lo, where adding a tiny span would round away) is drawn black
+    scaled = np.clip((image - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
     return np.where(finite, AsinhStretch(a)(scaled, clip=True), np.nan)
 
 
-def save_preview(result, path, overwrite=False, title=None):
+def save_preview(path, result, overwrite=False, title=None):
     """Render ``result`` (a ResampleResult) to the PNG ``path``.
 
-    Returns the path.  The image is written atomically; an existing file is
-    only replaced with ``overwrite=True``.
+    The file comes first, as in :func:`gpuresample.i2d.write_product`
+    (``result.save_preview(path)`` is the same).  Returns the path.  The
+    image is written atomically; an existing file is only replaced with
+    ``overwrite=True``.
     """
+    if hasattr(path, "wcs") and hasattr(path, "data"):
+        raise TypeError("save_preview(path, result): the file comes first, as in write_product(path, result)")
     path = Path(path)
     f = _block_factor(result.shape)
     sci = _block_mean(result.data, f)

@@ -39,6 +39,18 @@ class ResampleResult:
         """``(ny, nx)``."""
         return self.data.shape
 
+    def save(self, path, overwrite=False, blendheaders=True):
+        """Write the product: ``_i2d.fits`` (``.asdf`` by suffix); see :func:`gpuresample.i2d.write_product`."""
+        from .i2d import write_product
+
+        return write_product(path, self, overwrite=overwrite, blendheaders=blendheaders)
+
+    def save_preview(self, path, overwrite=False, title=None):
+        """Write a PNG preview of the mosaic; see :func:`gpuresample.preview.save_preview`."""
+        from .preview import save_preview
+
+        return save_preview(path, self, overwrite=overwrite, title=title)
+
     def arrays(self):
         """{name: array} of the arrays that are present."""
         names = ("data", "wht", "con", "err", "var_rnoise", "var_poisson", "var_flat", "dq")

@@ -336,7 +336,7 @@ class Resample:
         if iscale != 1:
             raise NotImplementedError(f"iscale={iscale}: gpuresample drizzles images with an intensity scale of 1")
         psr = self.pixel_scale_ratio
-        img = as_exposure(model, k)
+        img = as_exposure(model, k, self.weight_type)
         params = replace(self._params, pixfrac=self.pixfrac, weight_type=self.weight_type,
                          good_bits=resolve_good_bits(self.good_bits, self.dq_flag_name_map),
                          pixmap_stepsize=self.pixmap_stepsize, pixmap_order=self.pixmap_order)

@@ -93,10 +93,13 @@ def resample(
         device's free memory; raises :class:`gpuresample.OutputTooLargeError`.
     in_memory : bool
         False: inputs given as file paths (``_cal.fits``, FITS and ASDF
-        exposure files, and association members) are read one at a time while drizzling,
-        and the output and accumulator arrays are memory-mapped scratch files
-        in ``workdir`` (unlinked at once: nothing is left behind).  Inputs
-        given in memory are used in place either way.
+        exposure files, and association members) are opened and checked up
+        front (headers, WCS, metadata and the extent of every array), and their
+        arrays are read only when their exposure is drizzled, one exposure at a
+        time; the output and accumulator arrays are memory-mapped scratch
+        files in ``workdir`` (unlinked at once: nothing is left behind).
+        Inputs given in memory (arrays, :class:`~gpuresample.Image`) are used
+        in place either way.
     enable_ctx, enable_err, report_var, propagate_dq
         Context planes; error array (and the variances it comes from);
         variance arrays in the output; OR-combined DQ.
@@ -165,7 +168,7 @@ def resample(
     items = input_items(inputs)
     opts = ResampleOptions.from_kwargs(**kwargs)
     backend = get_backend(opts.backend)
-    images, lazy = load_inputs(items, opts.in_memory)
+    images, lazy = load_inputs(items, opts.in_memory, opts.weight_type)
     grid = output_grid(images, opts)
     warn_no_overlap(images, grid)
     params = DrizzleParams.from_options(opts)

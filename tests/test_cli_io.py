@@ -478,11 +478,11 @@ def test_preview_png(reference, tmp_path, monkeypatch, with_matplotlib):
         pytest.importorskip("matplotlib")
     else:
         monkeypatch.setattr("gpuresample.preview._have_matplotlib", lambda: False)
-    png = save_preview(reference, tmp_path / "p.png")
+    png = save_preview(tmp_path / "p.png", reference)
     assert _png_size(png) == preview_size(reference.shape, have_matplotlib=with_matplotlib)
     assert png.stat().st_size > 5000
     with pytest.raises(FileExistsError):
-        save_preview(reference, png)
+        reference.save_preview(png)
 
 
 @pytest.mark.parametrize("with_matplotlib", [True, False], ids=["matplotlib", "plain"])
@@ -492,7 +492,7 @@ def test_preview_of_a_large_mosaic_is_block_averaged(reference, tmp_path, monkey
     monkeypatch.setattr("gpuresample.preview.MAX_DISPLAY", 100)  # the 282 x 294 mosaic -> blocks of 3
     if not with_matplotlib:
         monkeypatch.setattr("gpuresample.preview._have_matplotlib", lambda: False)
-    png = save_preview(reference, tmp_path / "p.png")
+    png = save_preview(tmp_path / "p.png", reference)
     assert _png_size(png) == preview_size(reference.shape, have_matplotlib=with_matplotlib)
     # block pixel (k, l) is centred on mosaic pixel (3k + 1, 3l + 1)
     ra, dec = preview_wcs(reference, 3).pixel_to_world_values([0, 10], [0, 20])
@@ -514,7 +514,7 @@ def test_console_script_is_declared():
     from importlib.metadata import entry_points
 
     eps = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
-    assert eps.get("gpuresample") == "gpuresample.cli:main"
+    assert eps.get("gpuresample") == "gpuresample.cli_entry:main"  # Ctrl-C handled before the imports
 
 
 def test_cli_tiles_equal_untiled(files, reference, tmp_path, capsys):

@@ -43,6 +43,7 @@ _PUBLIC = {
     "calc_pixmap": ".pixmap",
     "ResampleResult": ".result",
     "resample": ".step",
+    "ResampleStep": ".jwst_step",  # needs jwst (pip install 'gpuresample[jwst]')
     "write_product": ".i2d",
     "read_product": ".i2d",
     "save_preview": ".preview",
@@ -86,6 +87,7 @@ __all__ = [
     "NonConservingKernelWarning",
     "OutputTooLargeError",
     "ResampleResult",
+    "ResampleStep",
     "TilingError",
     "__version__",
     "calc_pixmap",

@@ -256,7 +256,9 @@ def _check_args(stepsize, order, tolerance):
     if auto:
         if stepsize.strip().lower() != "auto":
             raise ValueError(f"stepsize must be a positive integer or 'auto'; got {stepsize!r}")
-    elif not isinstance(stepsize, numbers.Integral) or isinstance(stepsize, bool) or stepsize < 1:
+    # jwst's step spec makes it a float (default 1.0): a whole number of pixels is accepted as such
+    elif (isinstance(stepsize, bool) or not isinstance(stepsize, numbers.Real) or not math.isfinite(stepsize)
+          or stepsize < 1 or stepsize != int(stepsize)):
         raise ValueError(f"stepsize must be a positive integer or 'auto'; got {stepsize!r}")
     if not (isinstance(tolerance, numbers.Real) and tolerance > 0):
         raise ValueError(f"tolerance must be a positive number; got {tolerance!r}")

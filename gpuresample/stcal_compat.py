@@ -146,7 +146,7 @@ class Resample:
     def __init__(self, output_wcs, n_input_models=None, pixfrac=1.0, kernel="square", fillval=0.0,
                  weight_type="ivm", good_bits=0, enable_ctx=True, enable_var=True, compute_err=None,
                  propagate_dq=False, pixmap_stepsize=1, pixmap_order=1, *, backend="auto"):
-        check_settings(type(self), self.variance_array_names, weight_type, compute_err, backend)
+        check_settings(type(self), Resample, self.variance_array_names, weight_type, compute_err, backend)
         self._finalized = False
         self._enable_ctx = enable_ctx
         self._enable_var = enable_var

@@ -216,20 +216,23 @@ def resolve_good_bits(good_bits, flag_name_map=None):
     return None if bits is None else int(bits)
 
 
-def check_settings(cls, variance_names, weight_type, compute_err, backend):
+def check_settings(cls, engine, variance_names, weight_type, compute_err, backend):
     """Check the adapter's class and constructor settings before anything is set up.
 
     Raises
     ------
     TypeError
-        ``cls`` defines one of :data:`ENGINE_METHODS`.
+        ``cls`` or a class between it and ``engine`` (the adapter) in the
+        method resolution order defines one of :data:`ENGINE_METHODS` (stcal's
+        own class may stand behind the adapter: its methods are not reached).
     ValueError
         A variance name outside gpuresample's three, an unknown
         ``weight_type``, ``compute_err`` or backend.
     BackendUnavailableError
         The backend named cannot run here.
     """
-    overridden = [name for name in ENGINE_METHODS if hasattr(cls, name)]
+    above = cls.__mro__[:cls.__mro__.index(engine)]
+    overridden = [name for name in ENGINE_METHODS if any(name in vars(c) for c in above)]
     if overridden:
         raise TypeError(f"{cls.__name__} defines {overridden}: gpuresample's engine drizzles the variances, "
                         "these stcal methods cannot be replaced")

@@ -1,0 +1,74 @@
+"""gpuresample.ResampleStep equals jwst 3.0's ResampleStep on dithered real-NIRCam exposures (issue 14).
+
+jwst 3.0 pins drizzle<2.3 and asdf<6, so it lives in its own environment:
+``.ci/run`` installs ``jwst==3.0.0`` and gpuresample there and names its
+interpreter in ``$GPURESAMPLE_JWST_PYTHON``; these tests skip when it is unset.
+``oracle_jwst.py`` writes three ``_cal.fits`` files and an association, runs
+both steps on it in that interpreter (same drizzle C code) and reports the
+comparison as JSON; the command-line tests run ``strun`` there.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+CASES = [
+    {},  # jwst's defaults
+    {"kernel": "lanczos3"},
+    {"kernel": "gaussian", "pixfrac": 0.7},
+    {"pixfrac": 0.5},
+    {"pixel_scale_ratio": 0.5},
+    {"rotation": 30},
+    {"weight_type": "exptime"},
+    {"propagate_dq": True, "enable_ctx": False},
+    {"enable_err": False},
+    {"single": True},
+    {"single": True, "kernel": "turbo"},
+]
+
+#: metadata in which we differ from jwst on purpose (docs/differences.rst says why)
+KNOWN = {
+    # single=True: jwst's reused engine keeps the group IDs of the earlier products, so the second
+    # product reports pointings=2 for its one exposure group; ours counts the product's own groups
+    "resample.pointings": lambda case, k: case.get("single") and k > 0,
+}
+
+
+@pytest.fixture
+def jwst_python(realdata):
+    exe = os.environ.get("GPURESAMPLE_JWST_PYTHON")
+    if not exe:
+        pytest.skip("set GPURESAMPLE_JWST_PYTHON to a python with jwst 3.0 and gpuresample (.ci/run does)")
+    return exe
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("case", CASES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "defaults")
+def test_step_equals_jwst(jwst_python, realdata, case):
+    out = subprocess.run([jwst_python, str(HERE / "oracle_jwst.py"), str(realdata), json.dumps(case)],
+                         capture_output=True, text=True, timeout=600, cwd=HERE)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rep = json.loads(out.stdout.strip().splitlines()[-1])
+    assert rep["n_products"][0] == rep["n_products"][1] == (2 if case.get("single") else 1)
+    assert rep["gpuresample_engines"] >= 1  # our engine drizzled (not stcal's)
+    assert len(rep["inputs_unchanged"]) == 4  # the association and its 3 files, nothing written beside them
+    for k, prod in enumerate(rep["products"]):
+        for name in ("data", "wht", "con", "dq"):
+            assert prod[name] in (True, None), (name, prod[name])  # bitwise, or absent from both
+        assert (prod["con"] is None) == (case.get("enable_ctx") is False)
+        assert (prod["dq"] is None) != bool(case.get("propagate_dq"))
+        for name in ("err", "var_rnoise", "var_poisson", "var_flat"):
+            if prod[name] is None:
+                continue
+            assert isinstance(prod[name], dict), (name, prod[name])
+            assert prod[name]["same_nan"] and prod[name]["max_rel"] <= 1e-6, (name, prod[name])
+        assert prod["wcs_corner_px"] <= 1e-6
+        assert prod["filenames"][0] == prod["filenames"][1]
+        unexpected = {key: v for key, v in prod["meta_differences"].items()
+                      if not (key in KNOWN and KNOWN[key](case, k))}
+        assert not unexpected, unexpected

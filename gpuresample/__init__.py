@@ -45,7 +45,7 @@ _PUBLIC = {
     "resample": ".step",
     "ResampleStep": ".jwst_step",  # needs jwst (pip install 'gpuresample[jwst]')
     "write_product": ".i2d",
-    "read_product": ".i2d",
+    "read_product": ".i2d_read",
     "save_preview": ".preview",
 }
 

@@ -49,11 +49,12 @@ import numpy as np
 from .atomic import atomic_output
 from .fits_stream import grow_asdf_tree, write_streamed
 
-__all__ = ["fits_wcs_header", "read_product", "wcs_header_error", "write_product"]
+__all__ = ["fits_wcs_header", "wcs_header_error", "write_product"]
 
 log = logging.getLogger("gpuresample")
 
-_ARRAY_HDUS = (("data", "SCI"), ("err", "ERR"), ("con", "CON"), ("wht", "WHT"), ("var_rnoise", "VAR_RNOISE"),
+#: (result attribute, EXTNAME) of the array HDUs, in the order written
+ARRAY_HDUS = (("data", "SCI"), ("err", "ERR"), ("con", "CON"), ("wht", "WHT"), ("var_rnoise", "VAR_RNOISE"),
                ("var_poisson", "VAR_POISSON"), ("var_flat", "VAR_FLAT"), ("dq", "DQ"))
 _DTYPES = {"con": np.int32, "dq": np.uint32}
 #: FITS WCS accuracy required against the GWCS (output pixels).
@@ -166,7 +167,7 @@ def _sci_cards(result):
 
 def _arrays(result):
     out = {}
-    for name, _ in _ARRAY_HDUS:
+    for name, _ in ARRAY_HDUS:
         arr = getattr(result, name, None)
         if arr is not None:
             out[name] = np.asarray(arr, dtype=_DTYPES.get(name, np.float32))
@@ -244,7 +245,7 @@ def _write_astropy(tmp, result, primary, sci_header):
     hdus = [fits.PrimaryHDU()]
     hdus[0].header.extend(primary, update=True)
     for name, arr in _arrays(result).items():
-        hdu = fits.ImageHDU(arr, name=dict(_ARRAY_HDUS)[name])
+        hdu = fits.ImageHDU(arr, name=dict(ARRAY_HDUS)[name])
         if name == "data":
             hdu.header.extend(list(sci_header.cards) + _sci_cards(result), update=True)
         hdus.append(hdu)
@@ -267,7 +268,7 @@ def _write_fits(tmp, result, primary, sci_header, use_datamodels):
         _write_datamodels(shell_path, shell, primary, sci_header, tmp.name)
     else:
         _write_astropy(shell_path, shell, primary, sci_header)
-    extnames = dict(_ARRAY_HDUS)
+    extnames = dict(ARRAY_HDUS)
     by_ext = {extnames[name]: arr for name, arr in arrays.items()}
     parts = []
     with fits.open(shell_path, memmap=False) as hdul:
@@ -336,40 +337,3 @@ def write_product(path, result, overwrite=False, blendheaders=True, use_datamode
             _write_fits(tmp, result, primary, sci_header, use_datamodels)
     log.info("wrote %s", path)
     return path
-
-
-# ---------------------------------------------------------------- reading back
-
-
-def read_product(path):
-    """Read a product written by :func:`write_product` into a ResampleResult.
-
-    The WCS is the exact GWCS (ASDF extension / tree) when present, else the
-    SCI header's FITS WCS.  ``meta`` holds the PRIMARY header cards.
-    """
-    from astropy.io import fits
-
-    from .readers import check_input_file, file_kind
-    from .result import ResampleResult
-
-    path = check_input_file(path)
-    if file_kind(path) == "asdf":
-        import asdf
-
-        with asdf.open(path, memmap=False) as af:
-            arrays = {name: np.array(af.tree[name]) for name, _ in _ARRAY_HDUS if name in af.tree}
-            return ResampleResult(wcs=af.tree["wcs"], meta=dict(af.tree.get("meta") or {}), **arrays)
-    with fits.open(path, memmap=False) as hdul:
-        names = [h.name for h in hdul]
-        arrays = {name: np.array(hdul[ext].data) for name, ext in _ARRAY_HDUS if ext in names}
-        meta = {k.lower(): v for k, v in hdul[0].header.items() if k not in ("SIMPLE", "BITPIX", "NAXIS", "EXTEND")}
-        wcs = None
-        if "ASDF" in names:
-            from .asdf_extension import read_asdf_extension
-
-            wcs = read_asdf_extension(hdul)[1]
-        if wcs is None:
-            from astropy.wcs import WCS
-
-            wcs = WCS(hdul["SCI"].header)
-    return ResampleResult(wcs=wcs, meta=meta, **arrays)

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import logging
 
-from jwst.datamodels import ImageModel, ModelContainer, ModelLibrary
+try:
+    from jwst.datamodels import ImageModel, ModelContainer, ModelLibrary
+except ImportError as exc:  # the step is an optional extra
+    raise ImportError(f"gpuresample.ResampleStep needs jwst 3.0 (pip install 'gpuresample[jwst]'): {exc}") from exc
 from jwst.lib.pipe_utils import match_nans_and_flags
 from jwst.resample import ResampleStep as JwstResampleStep
 from jwst.resample.resample import ResampleImage
@@ -107,6 +110,10 @@ class ResampleStep(JwstResampleStep):
                 match_nans_and_flags(model)
                 library.shelve(model)
         kwargs = self.get_drizpars()
+        if self.save_results and not self.single and output and not self.output_file:
+            # saved as Image3Pipeline saves it, <product>_i2d.fits (jwst's step alone names it
+            # after the association file), unless --output_file says otherwise
+            self.output_file = output
         if self.single:
             engine = GpuResampleImage(library, output=output, enable_var=False, compute_err="driz_err",
                                       backend=self.backend, **kwargs)
@@ -118,6 +125,10 @@ class ResampleStep(JwstResampleStep):
                                   backend=self.backend, **kwargs)
         self._check_memory(engine, library)
         return engine.resample_many_to_one()
+
+    def default_suffix(self):
+        """``i2d``, the suffix of resampled images in the jwst pipeline (jwst's step alone: its class name)."""
+        return "i2d"
 
     def _check_memory(self, engine, library):
         """``allowed_memory``: the output arrays must fit that fraction of the available memory."""

@@ -8,9 +8,9 @@ dithered, with VAR_*, DQ and exposure metadata), so they use the same drizzle
 C code and SCI/WHT/CON can be compared bitwise.
 
 Usage: python oracle_jwst.py REALDATA_DIR CASE_JSON
+       python oracle_jwst.py --write REALDATA_DIR FOLDER   (the _cal.fits files and asn.json only)
 """
 
-import copy
 import json
 import sys
 import warnings
@@ -135,6 +135,9 @@ def main():
     import os
     import tempfile
 
+    if sys.argv[1] == "--write":  # python oracle_jwst.py --write REALDATA_DIR FOLDER: the inputs only
+        print(write_association(sys.argv[2], sys.argv[3]))
+        return
     realdata, case = sys.argv[1], json.loads(sys.argv[2])
     # no CRDS server here: the steps' parameter reference files (pars-*) are not fetched
     os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "True"
@@ -168,7 +171,8 @@ def main():
             else:
                 results.append([out])
         ref, ours = results
-        report = {"n_products": [len(ref), len(ours)], "gpuresample_engines": Count.engines, "inputs_unchanged": sorted(os.listdir(tmp)),
+        report = {"n_products": [len(ref), len(ours)], "gpuresample_engines": Count.engines,
+                  "inputs_unchanged": sorted(os.listdir(tmp)),
                   "products": [compare_models(a, b) for a, b in zip(ref, ours, strict=False)]}
     print(json.dumps(report))
 

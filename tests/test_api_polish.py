@@ -62,3 +62,14 @@ def test_save_and_preview_take_the_file_first(tmp_path):
 def test_in_memory_text_says_what_is_read_when():
     doc = " ".join(gpuresample.resample.__doc__.split())
     assert "opened and checked up front" in doc and "read only when their exposure is drizzled" in doc
+
+
+def test_the_jwst_step_without_jwst_says_what_to_install():
+    try:
+        import jwst  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("jwst is installed here (tests/test_step_vs_jwst.py runs the step)")
+    with pytest.raises(ImportError, match=r"needs jwst 3.0 \(pip install 'gpuresample\[jwst\]'\)"):
+        gpuresample.ResampleStep  # noqa: B018

@@ -25,7 +25,8 @@ from gpuresample.asdf_io import write_exposure
 from gpuresample.cal_writer import write_association, write_cal
 from gpuresample.cli import main
 from gpuresample.errors import InputFileError
-from gpuresample.i2d import WCS_TOLERANCE, read_product, wcs_header_error, write_product
+from gpuresample.i2d import WCS_TOLERANCE, wcs_header_error, write_product
+from gpuresample.i2d_read import read_product
 from gpuresample.preview import preview_size, save_preview
 from gpuresample.readers import FitsExposure, open_input
 from gpuresample.synthetic import dithered_scene

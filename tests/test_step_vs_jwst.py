@@ -72,3 +72,38 @@ def test_step_equals_jwst(jwst_python, realdata, case):
         unexpected = {key: v for key, v in prod["meta_differences"].items()
                       if not (key in KNOWN and KNOWN[key](case, k))}
         assert not unexpected, unexpected
+
+
+@pytest.mark.realdata
+def test_strun_by_class_alias_and_parameter_file(jwst_python, realdata, tmp_path):
+    """``strun gpuresample.ResampleStep``, the registered alias and an ASDF parameter file whose ``class`` is
+    ``gpuresample.ResampleStep``: each writes ``<name>_i2d.fits`` with the parameters asked for."""
+    import hashlib
+
+    import asdf
+    import numpy as np
+    from stdatamodels.jwst import datamodels
+
+    subprocess.run([jwst_python, str(HERE / "oracle_jwst.py"), "--write", str(realdata), str(tmp_path)],
+                   check=True, capture_output=True, timeout=300, cwd=HERE)
+    inputs = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+    asdf.AsdfFile({"class": "gpuresample.ResampleStep", "name": "gpuresample_resample",
+                   "parameters": {"kernel": "turbo", "pixfrac": 0.8}}).write_to(tmp_path / "params.asdf")
+    strun = str(Path(jwst_python).parent / "strun")
+    env = dict(os.environ, STPIPE_DISABLE_CRDS_STEPPARS="True")  # no CRDS server: no pars-* reference files
+    runs = {
+        "jw01234-o001_t001_nircam_clear-f200w_i2d.fits": ([strun, "gpuresample.ResampleStep", "asn.json",
+                                                           "--kernel=lanczos3"], ("lanczos3", 1.0)),
+        "fromparams_i2d.fits": ([strun, "params.asdf", "asn.json", "--output_file=fromparams"], ("turbo", 0.8)),
+        "alias_i2d.fits": ([strun, "gpuresample_resample", "asn.json", "--output_file=alias",
+                            "--backend=emulator"], ("square", 1.0)),
+    }
+    for name, (cmd, (kernel, pixfrac)) in runs.items():
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+        assert out.returncode == 0, out.stderr[-3000:]
+        with datamodels.open(tmp_path / name) as m:
+            assert (m.meta.resample.kernel, m.meta.resample.pixfrac) == (kernel, pixfrac)
+            assert m.meta.cal_step.resample == "COMPLETE" and m.data.shape == m.wht.shape
+            assert np.isfinite(m.data).mean() > 0.5
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir() if p.name in inputs} \
+        == inputs  # inputs never modified

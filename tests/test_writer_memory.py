@@ -119,6 +119,6 @@ def test_streamed_file_equals_the_one_piece_writer(tmp_path, datamodels):
             if ha.data is not None:
                 assert ha.data.dtype == hb.data.dtype
                 np.testing.assert_array_equal(ha.data, hb.data, err_msg=ha.name)
-    back = i2d.read_product(new)
+    back = gpuresample.read_product(new)
     np.testing.assert_array_equal(back.data, res.data.astype(np.float32))
     np.testing.assert_array_equal(back.dq, res.dq)

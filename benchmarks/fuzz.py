@@ -1,6 +1,6 @@
 """The long fuzz run (issue 13): ``Drizzle.add_image`` and ``resample()`` cases, crash- and hang-safe.
 
-    python benchmarks/fuzz.py --examples 20000 --resample-examples 1000 [--jobs 2] [--out fuzz.json]
+    python benchmarks/fuzz.py --examples 20000 --resample-examples 1000 [--seed N] [--timeout S] [--out fuzz.json]
 
 Each case is checked by ``tests/fuzz_cases.py`` (every ``Drizzle`` case runs
 on the CPU backend *and* the emulator, and against drizzle itself where the

@@ -6,7 +6,10 @@ Writes a demo association, times one uninterrupted run of each mode (in
 memory, ``--no-in_memory``, tiled with 2 workers), then for each try starts a
 run of the next mode in its own session, waits a uniformly random time within
 that mode's duration (import time included) and sends SIGINT to the whole
-process group, as a terminal's Ctrl-C does.  Each try must:
+process group, as a terminal's Ctrl-C does.  A run that finished before its
+signal (the last moments of a run) is counted apart and the try is made
+again with a new moment, so that ``--tries`` signals land in running runs.
+Each try must:
 
 * exit within 5 s of the signal with status 130 (or 0 when the run had
   already finished: counted apart) and write exactly one line,
@@ -117,11 +120,12 @@ def main():
             if rec["status"] != 0:
                 raise SystemExit(f"the uninterrupted {mode} run failed: {rec['stderr'][-2000:]}")
             durations[mode] = rec["wall_s"]
-        tries, names = [], list(MODES)
-        for k in range(args.tries):
-            mode = names[k % len(names)]
+        tries, names, k = [], list(MODES), 0
+        while sum(t["verdict"] != "finished" for t in tries) < args.tries and len(tries) < 3 * args.tries:
+            mode = names[sum(t["verdict"] != "finished" for t in tries) % len(names)]
             delay = rng.uniform(0.0, durations[mode])
             rec = run_once([*base, *MODES[mode]], work / f"try-{k}", delay)
+            k += 1
             tries.append({"mode": mode, "delay_s": round(delay, 3), "stop_s": rec["stop_s"],
                           "status": rec["status"], "verdict": verdict(rec)})
         counts = {}

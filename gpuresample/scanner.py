@@ -152,7 +152,9 @@ def _row_span(xlb, xrb, xlt, xrt):
     elif xlb >= xrb:
         x1, x2 = _cround(xlt), _cround(xrt)
     else:
-        x1, x2 = _cround(max(xlb, xlt)), _cround(min(xrb, xrt))
+        # C's ternaries, not max/min: with one side NaN (a horizontal edge: inf * 0) C takes the
+        # other side, where Python's max/min would keep the NaN (found by benchmarks/fuzz.py)
+        x1, x2 = _cround(xlb if xlb > xlt else xlt), _cround(xrb if xrb < xrt else xrt)
     return 0, x1, x2
 
 

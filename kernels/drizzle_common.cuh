@@ -99,7 +99,11 @@ __device__ __forceinline__ void contribute(const OutWindow& win, i64 ii, i64 jj,
     atomicAdd(&sum_wd[idx], w * (double)d);
     atomicAdd(&sum_w[idx], w);
     if (ctx != 0 && w > 0.0) atomicOr(&ctx[idx], bit);
-    if (dq_acc != 0) atomicOr(&dq_acc[idx], dq_in[src]);
+    if (dq_acc != 0) {
+        // most input pixels have DQ 0 (the good ones): OR-ing 0 changes nothing, so skip the atomic
+        const unsigned int q = dq_in[src];
+        if (q != 0u) atomicOr(&dq_acc[idx], q);
+    }
     for (i64 m = 0; m < d2.n2; ++m)
         atomicAdd(&d2.sum_w2d2[m * d2.n_out + idx], w * w * (double)d2.values[m * d2.n_in + src]);
     for (i64 m = 0; m < d2.nlin; ++m)

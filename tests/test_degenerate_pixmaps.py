@@ -101,10 +101,13 @@ def test_a_zero_jacobian_where_drizzle_estimates_the_ratio_is_refused(backend):
         d.add_image(np.ones((2, 7), "f4"), exptime=1, pixmap=pm, pixel_scale_ratio=None)
 
 
-def test_a_nan_right_limit_visits_nothing_in_that_row():
-    """drizzle's own test_context_planes map (near-identity TAN, -1e-15 offsets): the scan's right limit
-    of row 0 is NaN's INT_MIN.  drizzle visits nothing there and does not crash (its miss count wraps
-    around); that is accepted, with the same outputs on every backend."""
+def test_drizzles_context_planes_map_is_defined_everywhere():
+    """drizzle's own test_context_planes map (near-identity TAN, -1e-15 offsets) has a horizontal scan
+    edge at row 0.  The port once read its NaN end as the row's right limit (Python's min keeps a NaN,
+    C's ternary does not) and called drizzle's counters undefined there; now every backend and drizzle
+    itself visit row 0 and return the same (nmiss, nskip) = (-10, 0)."""
+    import drizzle.resample
+
     y, x = np.indices((10, 10), dtype=float)
     pm = np.dstack([x, y])
     pm[0, :, 1] = [-1e-15, -7.5e-15, -2.1e-15, -3e-15, -1e-15, -4e-15, -2e-15, -6e-15, -1e-15, -3e-15]
@@ -112,9 +115,24 @@ def test_a_nan_right_limit_visits_nothing_in_that_row():
     from gpuresample.scanner import row_limits
 
     lim = row_limits(pm, (10, 10), 0, 9, 0, 9)
-    if lim.wrapped_row is None:
-        pytest.skip("this map does not reproduce the wrapped row here")
-    outs = [_add(b, "square", pm, (10, 10))[1:] for b in BACKENDS]
-    np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-5, equal_nan=True)
-    np.testing.assert_array_equal(outs[0][1] != 0, outs[1][1] != 0)
+    assert lim.wrapped_row is None and lim.x2.tolist() == [9] * 10
+    counts = _same_everywhere("square", pm, (10, 10))
+    ref = drizzle.resample.Drizzle(kernel="square", out_shape=(10, 10))
+    assert counts == ref.add_image(np.ones((10, 10), "f4"), exptime=1, pixmap=pm) == (-10, 0)
 
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_a_horizontal_scan_edge_takes_the_other_side(kernel):
+    """Fuzz case 4006 (benchmarks/fuzz.py, seed 0): output points outside the input's footprint invert to
+    three vertices on one input row, so the scan's right chain starts on a horizontal edge, whose x is
+    inf * 0 = NaN at row 0.  drizzle's C takes the edge at the row's top there (its ternaries pick the
+    non-NaN side); the port took the NaN and the kernel backends skipped row 0 (weights off by 4x, a miss
+    count of 2**31 + 4)."""
+    x = [4.403251936705428e-32, 1.2539251210014417, 2.5078502420028834, 3.7617753630043254,
+         5.015700484005767, 6.269625605007208]
+    pm = np.dstack([np.array([x, x]), np.array([[0.5] * 6, [0.8] * 5 + [2.5]])])
+    from gpuresample.scanner import row_limits
+
+    lim = row_limits(pm, (5, 5), 0, 5, 0, 1)
+    assert (lim.x1.tolist(), lim.x2.tolist(), lim.nmiss_base, lim.wrapped_row) == ([0, 0], [3, 4], 1, None)
+    assert _same_everywhere(kernel, pm, (5, 5))[1] == 0

@@ -12,11 +12,12 @@ gpuresample's, and jwst's model handling, header blending, S_REGION and FITS
 WCS keywords are jwst's).  On the CPU backend SCI, WHT and CON equal jwst's
 bitwise.
 
-Ours on top of jwst's spec: ``backend`` (``auto``/``cpu``/``cuda``/``emulator``)
-and ``allowed_memory`` (the seed step's argument, which jwst removed in 1.17:
-checked before anything is allocated, against host memory).  The tiled path
-(``tile``, ``tile_workers``) of :func:`gpuresample.resample` is not yet
-reachable from the step.
+Ours on top of jwst's spec: ``backend`` (``auto``/``cpu``/``cuda``/``emulator``),
+``allowed_memory`` (the seed step's argument, which jwst removed in 1.17:
+checked before anything is allocated, against host memory), ``tile``
+(``auto``, ``N`` or ``NX,NY``: the models are kept and drizzled tile by tile
+at the end, bitwise the untiled result on the CPU backend) and
+``tile_workers``.
 
 Run it as ``strun gpuresample.ResampleStep asn.json --kernel=lanczos3``, or
 with a parameter file whose ``class`` is ``gpuresample.ResampleStep``; it is
@@ -38,6 +39,7 @@ from jwst.resample.resample import ResampleImage
 from stcal.resample import Resample as StcalResample
 from stdatamodels import filetype
 
+from .cli_flags import parse_tile
 from .memory import available_memory
 from .stcal_compat import Resample as CompatResample
 
@@ -50,7 +52,7 @@ class _Engine(CompatResample, StcalResample):
     """gpuresample's ``Resample`` where jwst's ``ResampleImage`` expects stcal's (ahead of it in the MRO)."""
 
     def __init__(self, *args, **kwargs):
-        CompatResample.__init__(self, *args, backend=self._gpu_backend, **kwargs)
+        CompatResample.__init__(self, *args, **self._gpu_options, **kwargs)
 
 
 class GpuResampleImage(ResampleImage, _Engine):
@@ -59,8 +61,11 @@ class GpuResampleImage(ResampleImage, _Engine):
     Parameters are ``ResampleImage``'s, plus ``backend``.
     """
 
-    def __init__(self, input_models, *args, backend="auto", **kwargs):
-        self._gpu_backend = backend  # read by _Engine.__init__, which ResampleImage.__init__ reaches
+    def __init__(self, input_models, *args, backend="auto", tile=None, tile_workers=1, allowed_memory=None,
+                 **kwargs):
+        # read by _Engine.__init__, which ResampleImage.__init__ reaches
+        self._gpu_options = {"backend": backend, "tile": tile, "tile_workers": tile_workers,
+                             "allowed_memory": allowed_memory}
         super().__init__(input_models, *args, **kwargs)
 
 
@@ -81,7 +86,8 @@ class ResampleStep(JwstResampleStep):
     """Resample imaging data onto a regular grid with drizzle, on gpuresample's backends.
 
     jwst 3.0's ``ResampleStep`` (same spec, inputs, outputs and metadata) plus
-    ``backend`` and ``allowed_memory``; see :mod:`gpuresample.jwst_step`.
+    ``backend``, ``allowed_memory``, ``tile`` and ``tile_workers``; see
+    :mod:`gpuresample.jwst_step`.
     """
 
     class_alias = "gpuresample_resample"
@@ -89,6 +95,8 @@ class ResampleStep(JwstResampleStep):
     spec = JwstResampleStep.spec + """
         backend = option('auto', 'cpu', 'cuda', 'emulator', default='auto')  # gpuresample backend
         allowed_memory = float(min=0.0, default=None)  # Fraction of the available memory the output may use
+        tile = string(default=None)  # Drizzle tile by tile: 'auto', N (N x N) or 'NX,NY'
+        tile_workers = string(default='1')  # Tiles drizzled at once: an integer or 'auto' (one per core)
     """
 
     def process(self, input_data):
@@ -110,19 +118,22 @@ class ResampleStep(JwstResampleStep):
                 match_nans_and_flags(model)
                 library.shelve(model)
         kwargs = self.get_drizpars()
+        ours = {"backend": self.backend, "tile": None if self.tile is None else parse_tile(self.tile, "tile"),
+                "tile_workers": self.tile_workers if self.tile_workers == "auto" else int(self.tile_workers),
+                "allowed_memory": self.allowed_memory}
         if self.save_results and not self.single and output and not self.output_file:
             # saved as Image3Pipeline saves it, <product>_i2d.fits (jwst's step alone names it
             # after the association file), unless --output_file says otherwise
             self.output_file = output
         if self.single:
             engine = GpuResampleImage(library, output=output, enable_var=False, compute_err="driz_err",
-                                      backend=self.backend, **kwargs)
+                                      **ours, **kwargs)
             self._check_memory(engine, library)
             return engine.resample_many_to_many(in_memory=self.in_memory)
         err = bool(self.enable_err)
         engine = GpuResampleImage(library, output=output, enable_ctx=self.enable_ctx, enable_var=err,
                                   report_var=err and self.report_var, compute_err="from_var" if err else None,
-                                  backend=self.backend, **kwargs)
+                                  **ours, **kwargs)
         self._check_memory(engine, library)
         return engine.resample_many_to_one()
 
@@ -132,8 +143,8 @@ class ResampleStep(JwstResampleStep):
 
     def _check_memory(self, engine, library):
         """``allowed_memory``: the output arrays must fit that fraction of the available memory."""
-        if self.allowed_memory is None:
-            return
+        if self.allowed_memory is None or self.tile is not None:
+            return  # tiles: the tiled drizzle checks (and tile='auto' chooses) within the limit
         ny, nx = engine.output_array_shape
         planes = (len(library) + 31) // 32 if self.enable_ctx else 0
         arrays = 2 + (5 if self.enable_err else 0) + (1 if self.propagate_dq else 0)

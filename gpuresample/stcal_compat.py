@@ -43,6 +43,7 @@ from .stcal_model_dicts import (
     resolve_good_bits,
     time_row,
 )
+from .stcal_tiles import tile_options, tiled_arrays
 
 __all__ = ["Resample", "UnsupportedWCSError"]
 
@@ -130,6 +131,8 @@ class Resample:
         Pixel map on a sparse grid with spline interpolation (1: exact).
     backend : {"auto", "cpu", "cuda", "emulator"}
         Where the drizzles run (see :class:`gpuresample.Drizzle`).
+    tile, tile_workers, allowed_memory
+        Drizzle at :meth:`finalize`, tile by tile (see :mod:`gpuresample.stcal_tiles`).
     """
 
     #: Output dtypes (informational: the engine's are these).
@@ -145,8 +148,10 @@ class Resample:
 
     def __init__(self, output_wcs, n_input_models=None, pixfrac=1.0, kernel="square", fillval=0.0,
                  weight_type="ivm", good_bits=0, enable_ctx=True, enable_var=True, compute_err=None,
-                 propagate_dq=False, pixmap_stepsize=1, pixmap_order=1, *, backend="auto"):
+                 propagate_dq=False, pixmap_stepsize=1, pixmap_order=1, *, backend="auto", tile=None,
+                 tile_workers=1, allowed_memory=None):
         check_settings(type(self), Resample, self.variance_array_names, weight_type, compute_err, backend)
+        self._tile = tile_options(tile, tile_workers, allowed_memory)
         self._finalized = False
         self._enable_ctx = enable_ctx
         self._enable_var = enable_var
@@ -271,7 +276,9 @@ class Resample:
                                 self._pixel_scale_ratio)
         same_pass = self._params.enable_var and get_backend(self._backend).same_pass_linear
         n_inputs = 1 if n_input_models is None else n_input_models
-        self._acc = ProductAccumulators(self._grid, self._params, n_inputs, None, ram_zeros, same_pass)
+        self._deferred = []  # tile=: the exposures, drizzled at finalize
+        self._acc = None if self._tile[0] else ProductAccumulators(self._grid, self._params, n_inputs, None,
+                                                                   ram_zeros, same_pass)
         self._group_ids = []
         self._n_res_models = 0
         self.init_time_counters()
@@ -351,7 +358,10 @@ class Resample:
             self.add_model_hook(model=model, pixmap=ex.pixmap, pixel_scale_ratio=psr, iscale=iscale,
                                 weight_map=ex.weight, xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
 
-        if ex.active:
+        if self._acc is None:
+            self._deferred.append(img)
+            self._params = params
+        elif ex.active:
             self._acc.add(ex, params, psr, None, k, after_science=hook)
         else:
             log.warning("%s: no pixel maps onto the output grid; skipped", img.filename)
@@ -384,6 +394,8 @@ class Resample:
 
     def _show_arrays(self):
         """Point the output model at the running arrays (variances only at :meth:`finalize`, as stcal)."""
+        if self._acc is None:
+            return  # tile=: no arrays before finalize
         driz = self._acc.driz
         om = self._output_model
         om["data"], om["wht"] = driz.out_img, driz.out_wht
@@ -410,7 +422,14 @@ class Resample:
         self._finalized = True
         om = self._output_model
         om["pointings"] = len(self.group_ids)
-        om.update(final_arrays(self._acc.finish(self._params, self.pixel_scale_ratio), self))
+        if self._acc is None:
+            tile, workers, allowed = self._tile
+            arrays = tiled_arrays(self._deferred, self._grid, self._params, self.pixel_scale_ratio, tile, workers,
+                                  allowed)
+            self._deferred = []
+        else:
+            arrays = self._acc.finish(self._params, self.pixel_scale_ratio)
+        om.update(final_arrays(arrays, self))
         del self._acc
         self.finalize_time_info()
 

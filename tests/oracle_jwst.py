@@ -12,6 +12,7 @@ Usage: python oracle_jwst.py REALDATA_DIR CASE_JSON
 """
 
 import json
+import re
 import sys
 import warnings
 
@@ -112,6 +113,8 @@ def compare_models(ref, ours):
 
 
 PRODUCT = "jw01234-o001_t001_nircam_clear-f200w"
+#: arguments of gpuresample.ResampleStep that jwst's step does not have
+OURS_ONLY = {"backend", "tile", "tile_workers", "allowed_memory"}
 
 
 def write_association(realdata, folder):
@@ -149,11 +152,12 @@ def main():
     warnings.simplefilter("ignore")
     import logging
 
-    class Count(logging.Handler):  # proof that gpuresample's engine drizzled in our step
-        engines = 0
+    class Count(logging.Handler):  # proof that gpuresample's engine drizzled in our step (and tiled)
+        engines = tiled = 0
 
         def emit(self, record):
             Count.engines += record.getMessage().startswith("stcal_compat.Resample:")
+            Count.tiled += bool(re.match(r"\d+ tiles of \(ny, nx\)", record.getMessage()))  # one per product
 
     logging.getLogger("gpuresample").addHandler(Count())
     logging.getLogger("gpuresample").setLevel(logging.INFO)
@@ -161,7 +165,9 @@ def main():
         asn = str(write_association(realdata, tmp))
         results = []
         for step_class in (JwstStep, ResampleStep):
-            out = step_class.call(asn, **case)
+            # our extra arguments (tile, backend, ...) go to our step only
+            args = case if step_class is ResampleStep else {k: v for k, v in case.items() if k not in OURS_ONLY}
+            out = step_class.call(asn, **args)
             if isinstance(out, ModelLibrary):
                 with out:
                     got = [out.borrow(i) for i in range(len(out))]
@@ -172,6 +178,7 @@ def main():
                 results.append([out])
         ref, ours = results
         report = {"n_products": [len(ref), len(ours)], "gpuresample_engines": Count.engines,
+                  "gpuresample_tiled_products": Count.tiled,
                   "inputs_unchanged": sorted(os.listdir(tmp)),
                   "products": [compare_models(a, b) for a, b in zip(ref, ours, strict=False)]}
     print(json.dumps(report))

@@ -369,3 +369,35 @@ def test_adapter_equals_stcal(stcal_python, case):
     for call in rep["hook"]:
         assert call["pixmap"]["equal"] and call["weight"]["equal"], call
         assert call["rest"][0] == call["rest"][1] or measured, call
+
+
+@pytest.mark.parametrize(("backend", "case"), [
+    ("cpu", dict(compute_err="from_var", tile=(16, 24))),
+    ("cpu", dict(compute_err="driz_err", kernel="lanczos3", tile=20, tile_workers=2)),
+    ("cpu", dict(compute_err="from_var", tile="auto", allowed_memory=0.5)),
+    ("emulator", dict(compute_err="from_var", kernel="turbo", tile=(16, 24))),
+], ids=["cpu-16x24", "cpu-lanczos3-20-2workers", "cpu-auto", "emulator-turbo"])
+def test_tiles_equal_the_untiled_adapter(scene, reference, backend, case):
+    """tile=: the models are drizzled at finalize, tile by tile (gpuresample.stcal_tiles); every array
+    bitwise the untiled adapter's, the same keywords, and no full-size array before finalize."""
+    kw = {**COMMON, **case}
+    tiles = {k: kw.pop(k) for k in ("tile", "tile_workers", "allowed_memory") if k in kw}
+    ref = _adapter(reference[1], scene, backend=backend, **kw).output_model
+    r = Resample(output_wcs=dict(reference[1]), n_input_models=len(scene), backend=backend, **kw, **tiles)
+    for m in scene:
+        r.add_model(m)
+    assert r.output_model.get("data") is None  # nothing drizzled yet
+    r.finalize()
+    om = r.output_model
+    for name in (*ARRAYS, "err"):
+        if name in ref:
+            np.testing.assert_array_equal(om[name], ref[name], err_msg=name)
+    for key in ("exposure_time", "start_time", "end_time", "duration", "pointings", "pixel_scale_ratio"):
+        assert om[key] == ref[key], key
+
+
+def test_tile_arguments_are_checked(reference):
+    with pytest.raises(ValueError, match="tile must be None, 'auto'"):
+        Resample(output_wcs=dict(reference[1]), tile="big")
+    with pytest.raises(ValueError, match="tile_workers"):
+        Resample(output_wcs=dict(reference[1]), tile=16, tile_workers=0)

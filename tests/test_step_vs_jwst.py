@@ -29,6 +29,10 @@ CASES = [
     {"enable_err": False},
     {"single": True},
     {"single": True, "kernel": "turbo"},
+    # ours only: tiles (bitwise the untiled result, so jwst's too)
+    {"tile": "64,48", "tile_workers": "2"},
+    {"tile": "50", "propagate_dq": True, "kernel": "lanczos3"},
+    {"tile": "auto", "allowed_memory": 0.5, "single": True},
 ]
 
 #: metadata in which we differ from jwst on purpose (docs/differences.rst says why)
@@ -56,6 +60,7 @@ def test_step_equals_jwst(jwst_python, realdata, case):
     rep = json.loads(out.stdout.strip().splitlines()[-1])
     assert rep["n_products"][0] == rep["n_products"][1] == (2 if case.get("single") else 1)
     assert rep["gpuresample_engines"] >= 1  # our engine drizzled (not stcal's)
+    assert rep["gpuresample_tiled_products"] == (rep["n_products"][1] if "tile" in case else 0)
     assert len(rep["inputs_unchanged"]) == 4  # the association and its 3 files, nothing written beside them
     for k, prod in enumerate(rep["products"]):
         for name in ("data", "wht", "con", "dq"):

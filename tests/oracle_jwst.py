@@ -134,12 +134,46 @@ def write_association(realdata, folder):
     return path
 
 
+def input_kinds(realdata):
+    """Both steps on each kind of input jwst's step takes: {kind: [SCI equal, WHT equal, same filename]}."""
+    import os
+    import tempfile
+
+    os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "True"
+    from jwst.datamodels import ModelLibrary
+    from jwst.resample import ResampleStep as JwstStep
+    from stdatamodels.jwst.datamodels import ImageModel
+
+    from gpuresample import ResampleStep
+
+    warnings.simplefilter("ignore")
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        asn = write_association(realdata, tmp)
+        files = sorted(str(p) for p in asn.parent.glob("*_cal.fits"))
+        kinds = {
+            "association file": lambda: str(asn),
+            "ModelLibrary": lambda: ModelLibrary(str(asn), on_disk=False),
+            "ImageModel": lambda: ImageModel(files[0]),
+            "list of models": lambda: [ImageModel(f) for f in files],
+            "list of files": lambda: list(files),
+        }
+        for kind, make in kinds.items():
+            ref, ours = JwstStep.call(make()), ResampleStep.call(make())
+            out[kind] = [bool(np.array_equal(ref.data, ours.data, equal_nan=True)),
+                         bool(np.array_equal(ref.wht, ours.wht)), ref.meta.filename == ours.meta.filename]
+    return out
+
+
 def main():
     import os
     import tempfile
 
     if sys.argv[1] == "--write":  # python oracle_jwst.py --write REALDATA_DIR FOLDER: the inputs only
         print(write_association(sys.argv[2], sys.argv[3]))
+        return
+    if sys.argv[1] == "--input-kinds":  # python oracle_jwst.py --input-kinds REALDATA_DIR
+        print(json.dumps(input_kinds(sys.argv[2])))
         return
     realdata, case = sys.argv[1], json.loads(sys.argv[2])
     # no CRDS server here: the steps' parameter reference files (pars-*) are not fetched

@@ -112,3 +112,15 @@ def test_strun_by_class_alias_and_parameter_file(jwst_python, realdata, tmp_path
             assert np.isfinite(m.data).mean() > 0.5
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir() if p.name in inputs} \
         == inputs  # inputs never modified
+
+
+@pytest.mark.realdata
+def test_every_kind_of_input_jwst_takes(jwst_python, realdata):
+    """An association file, a ModelLibrary, one ImageModel, a list of models, a list of files: the same
+    product as jwst's step for each (SCI and WHT bitwise, the same file name)."""
+    out = subprocess.run([jwst_python, str(HERE / "oracle_jwst.py"), "--input-kinds", str(realdata)],
+                         capture_output=True, text=True, timeout=600, cwd=HERE)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rep = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(rep) == {"association file", "ModelLibrary", "ImageModel", "list of models", "list of files"}
+    assert all(all(v) for v in rep.values()), rep

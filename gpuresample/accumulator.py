@@ -25,10 +25,11 @@ from .allocation import ram_zeros
 from .backends import get_backend
 from .drizzle_args import check_outputs, check_window, context_ids, fill_number, initial_exptime, process_fillval
 from .drizzle_validate import POINT_KERNEL_PIXFRAC as POINT_KERNEL_PIXFRAC  # re-exported
-from .drizzle_validate import DrizzleStep, check_linear, validate_add_image
+from .drizzle_validate import DrizzleStep, validate_add_image
 from .errors import DeviceOutOfMemoryError, NonConservingKernelWarning
 from .kernel_info import FLUX_CONSERVING_KERNELS, normalize_kernel
-from .pixmap_checks import check_pixmap_model
+from .pixmap_checks import check_pixmap_model, model_pixmap
+from .step_inputs import extend_step, host_inputs
 
 __all__ = ["CTX_PLANE_BITS", "Drizzle", "DrizzleStep"]
 
@@ -197,6 +198,17 @@ class Drizzle:
         return {"img": self._out_img, "wht": self._out_wht, "ctx": self._out_ctx, "dq": self._out_dq,
                 "img2": self._out_img2}
 
+    def device_outputs(self):
+        """The outputs of the window as the backend holds them, without a copy to the host.
+
+        ``{"img", "wht", "ctx", "dq", "img2"}`` (None where absent), shaped
+        like :attr:`window` (``(nplanes, ny, nx)`` for ``ctx``): a kernel
+        backend's device arrays (CuPy with ``backend="cuda"``; no download),
+        the host arrays' window on the CPU backend.  They are the live
+        outputs: the next ``add_image`` updates them.
+        """
+        return self._backend.device_outputs(self)
+
     def _next_ctx_bit(self):
         """Return (plane, bit) of the image being added, growing the planes."""
         if self._disable_ctx:
@@ -284,11 +296,8 @@ class Drizzle:
 
     # ----------------------------------------------------------------- adding
     def skip_context_id(self):
-        """Consume the next context ID without adding an image (gpuresample extension).
-
-        Keeps context bit k == input k when an input is skipped (e.g. it does
-        not overlap the output grid).
-        """
+        """Consume the next context ID without adding an image (gpuresample extension): keeps context
+        bit k == input k when an input is skipped (e.g. it does not overlap the output grid)."""
         if self._out_shape is None:
             raise ValueError("the output shape is not known yet")
         self._next_ctx_bit()
@@ -314,6 +323,8 @@ class Drizzle:
         *,
         linear=None,
         pixmap_model=None,
+        weight_rule=None,
+        linear_sqrt=False,
     ):
         """Resample ``data`` with ``pixmap`` and co-add it to the outputs.
 
@@ -337,12 +348,25 @@ class Drizzle:
         ``window``: the whole grid unless one was given).  This is how
         jwst's ``sqrt(variance)`` arrays are resampled.
 
+        ``weight_rule`` (gpuresample extension, instead of ``weight_map``): a
+        :class:`gpuresample.weights.WeightRule` saying how the weights are
+        made (jwst's inverse-variance or exposure-time weights and DQ mask);
+        the kernel backends make them on the device from the arrays it names,
+        the CPU backend on the host, with the same float32 values.
+        ``linear_sqrt`` (gpuresample extension): drizzle the square roots of
+        the ``linear`` arrays (NaN for negative values), taken on the device
+        by the kernel backends.
+
         ``pixmap_model`` (gpuresample extension): the
         :class:`~gpuresample.pixmap_model.SplinePixmap` that ``pixmap`` was
         evaluated from (:func:`gpuresample.pixmap.pixmap_and_model`).  The
         kernel backends then expand the map on the device instead of
         uploading it; the CPU backend ignores it.  It must describe
-        ``pixmap`` (the expansion equals the host map to rounding).
+        ``pixmap`` (the expansion equals the host map to rounding).  With
+        ``pixmap=None`` the map is the model's: a kernel backend then never
+        makes the whole map on the host (drizzle's scan reads the model at
+        the few pixels it needs, :class:`~gpuresample.pixmap_model.
+        LazyPixmap`); the CPU backend evaluates it.
 
         Returns
         -------
@@ -364,16 +388,21 @@ class Drizzle:
             )
             iscale = scale * scale
             pixel_scale_ratio = scale
+        if pixmap is None:  # gpuresample extension: the model's map (lazy for a kernel backend)
+            pixmap = model_pixmap(pixmap_model, np.shape(data)[:2], self._backend.prepares_inputs)
         # stacklevel=2: the warnings point at the caller of add_image
         step, new_shape, origin = validate_add_image(
             data, exptime, pixmap, data2, dq, iscale, pixel_scale_ratio, weight_map,
             wht_scale, pixfrac, in_units, xmin, xmax, ymin, ymax,
             kernel=self._kernel, out_shape=self._out_shape, out_img2=self._out_img2,
-            ncoadds=self._ncoadds, fillval=self._fillval, fillval2=self._fillval2, stacklevel=2,
+            ncoadds=self._ncoadds, fillval=self._fillval, fillval2=self._fillval2, weight_rule=weight_rule,
+            stacklevel=2,
         )
         self._backend.check(self, step)
-        step.linear = check_linear(linear, step.data.shape)
+        extend_step(step, linear, linear_sqrt, weight_rule, dq)
         step.pixmap_model = check_pixmap_model(pixmap_model, step.data.shape, new_shape is not None and origin)
+        if not self._backend.prepares_inputs:
+            host_inputs(step)
         # From here on nothing raises on user input: state may change.
         if self._out_shape is None:
             # no shape anywhere: the pixel map's extent (step.pixmap is already shifted to it)
@@ -409,6 +438,7 @@ class Drizzle:
             self._backend.sync(self)  # the device holds the outputs of the images before this one
             self.backend_state = None
             self._backend = get_backend("cpu")
+            host_inputs(step)
             self._backend.check(self, step)
             nmiss, nskip = self._backend.add_image(self, step)
         except BaseException:

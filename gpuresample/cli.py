@@ -47,7 +47,7 @@ __all__ = ["main"]
 log = logging.getLogger("gpuresample")
 
 # resample() arguments without a flag (--progress is the display mode; the CLI passes its own callable).
-_NOT_FLAGS = ("progress", "workers", "scheduler", "tile_output")
+_NOT_FLAGS = ("progress", "workers", "scheduler", "tile_output", "output")  # output: the CLI writes files
 _JWST_SUFFIXES = ("_cal", "_crf", "_calints", "_rate", "_flt", "_flc", "_i2d", "_drz", "_exposure")
 
 

@@ -14,19 +14,31 @@ import sys
 __all__ = ["main"]
 
 
+def _run(argv):
+    from .cli import main as run
+
+    return run(argv)
+
+
 def main(argv=None):
     """Run the command line (:func:`gpuresample.cli.main`); returns the exit status."""
-    try:
-        from .cli import main as run
-
-        status = run(argv)
-    except KeyboardInterrupt:
-        print("gpuresample: interrupted", file=sys.stderr)
-        status = 130
-    if argv is None:
-        # The run is over (product written, or the failure reported).  A Ctrl-C
-        # now would only turn the interpreter's shutdown (atexit handlers that
-        # join helper processes) into a traceback or a death by SIGINT: the
-        # command, not a caller of main(argv), ignores it from here on.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return status
+    status = None
+    while True:
+        # A Ctrl-C can land on any line here, also between the end of the run
+        # and the line that ignores it (an uncaught KeyboardInterrupt there
+        # would end the process by SIGINT): once the status is known it
+        # stands, and the loop only finishes ignoring the signal.
+        try:
+            if status is None:
+                status = _run(argv)
+            if argv is None:
+                # The run is over (product written, or the failure reported).  A
+                # Ctrl-C now would only turn the interpreter's shutdown (atexit
+                # handlers that join helper processes) into a traceback or a death
+                # by SIGINT: the command, not a caller of main(argv), ignores it.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            return status
+        except KeyboardInterrupt:
+            if status is None:
+                print("gpuresample: interrupted", file=sys.stderr)
+                status = 130

@@ -32,95 +32,14 @@ from .allocation import lazy_zeros, ram_zeros
 from .backends import get_backend
 from .exposure import VARIANCE_NAMES
 from .parallel import VarianceHelper
-from .pixmap import bbox_intervals, pixmap_and_model
+from .prepared import PreparedExposure, input_limits, science_data
 from .products import input_row
-from .restrict import intersect, masked_weights, trimmed_limits
-from .scanner import shrink_box
-from .variance import VarianceAccumulator, error_from_variances, footprint_box, resample_variance_box
-from .weights import driz_weight
+from .restrict import intersect
+from .variance import VarianceAccumulator, error_from_variances
 
 __all__ = ["LoopResult", "PreparedExposure", "ProductAccumulators", "drizzle_exposures", "input_limits", "science_data"]
 
 log = logging.getLogger("gpuresample")
-
-
-def input_limits(shape, wcs):
-    """Inclusive input box (xmin, xmax, ymin, ymax) from the WCS bounding box (stcal rule)."""
-    ny, nx = shape
-    bbox = bbox_intervals(wcs)
-    if bbox is None:
-        return 0, nx - 1, 0, ny - 1
-    (x1, x2), (y1, y2) = bbox[:2]
-    xmin = max(0, int(x1 + 0.5))
-    ymin = max(0, int(y1 + 0.5))
-    xmax = max(xmin, min(nx - 1, int(x2 + 0.5)))
-    ymax = max(ymin, min(ny - 1, int(y2 + 0.5)))
-    return xmin, xmax, ymin, ymax
-
-
-def science_data(img):
-    """The data to drizzle: sky level subtracted unless already done (a new array; the input is never modified)."""
-    data = img.data
-    if not img.subtracted and img.level is not None:
-        data = data - img.level
-    return data
-
-
-class PreparedExposure:
-    """What every stage needs of one exposure: weights, pixel map, input box, footprint box.
-
-    With a tile's ``region`` and ``reach`` the weights are masked to the input
-    pixels that can reach the region and the input boxes trimmed to them
-    (``limits`` for the science drizzle, ``var_limits`` for the footprint-box
-    variance drizzles, only computed with ``box_variances``: the kernel
-    backends drizzle the variances in the science pass); ``active`` is False
-    when nothing is left to drizzle.
-    """
-
-    def __init__(self, img, grid, params, psr, region=None, reach=None, box_variances=True):
-        self.img = img
-        self.weight = driz_weight(img, params.weight_type, params.good_bits)
-        # the spline of a sparse map travels with it: kernel backends expand it on the device
-        self.pixmap, self.pixmap_model = pixmap_and_model(img.wcs, grid.wcs, shape=img.shape,
-                                                          stepsize=params.pixmap_stepsize, order=params.pixmap_order)
-        self.limits = self.var_limits = input_limits(img.shape, img.wcs)
-        self.lands = bool(shrink_box(self.pixmap, *self.limits)[4])
-        self.box = footprint_box(self.pixmap, grid.shape, psr, *self.limits) if self.lands else None
-        self.active = self.lands
-        if self.lands and region is not None:
-            self._restrict(grid.shape, params, region, reach, box_variances)
-
-    def _restrict(self, grid_shape, params, region, reach, box_variances):
-        full = self.limits
-        self.weight = masked_weights(self.weight, self.pixmap, region, reach)
-        limits = trimmed_limits(self.pixmap, grid_shape, full, self.weight, params.kernel)
-        if limits is None:  # every weight is zero: drizzle would write nothing at all
-            self.active = False
-            return
-        self.limits = limits
-        if box_variances and params.enable_var and self.box is not None:
-            # the variance drizzles run on the footprint box (the map shifted to
-            # it, as resample_variance_box does): trim for that canvas
-            by0, by1, bx0, bx1 = self.box
-            shifted = self.pixmap.copy()
-            shifted[..., 0] -= bx0
-            shifted[..., 1] -= by0
-            self.var_limits = trimmed_limits(shifted, (by1 - by0, bx1 - bx0), full, self.weight, params.kernel)
-
-    def drizzle_args(self, params, psr):
-        """Keyword arguments of :meth:`gpuresample.Drizzle.add_image` for this exposure (jwst's choices)."""
-        xmin, xmax, ymin, ymax = self.limits
-        return dict(exptime=self.img.exposure_time, pixmap=self.pixmap, pixmap_model=self.pixmap_model,
-                    pixel_scale_ratio=psr, iscale=1.0,
-                    weight_map=self.weight, wht_scale=1.0, pixfrac=params.pixfrac, in_units="cps",
-                    xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
-
-    def variance_boxes(self, params, psr, names):
-        """The footprint-box variance drizzles ``{name: (box) float32}`` (consumes the pixel map)."""
-        if self.box is None or self.var_limits is None:
-            return {}
-        return resample_variance_box(self.img, self.pixmap, self.weight, self.box, psr, self.var_limits,
-                                     params.kernel, params.pixfrac, params.backend, names)
 
 
 @dataclass
@@ -230,11 +149,18 @@ class ProductAccumulators:
         names = [n for n in VARIANCE_NAMES if getattr(img, n) is not None] if self.same_pass else []
         dq = img.dq if params.propagate_dq else None
         if names:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # sqrt of negative variance -> NaN
-                roots = [np.sqrt(getattr(img, n)) for n in names]
-            self.driz.add_image(science_data(img), dq=dq, linear=roots, **kw)
-            del roots
+            variances = [getattr(img, n) for n in names]
+            if all(v.dtype == np.float32 for v in variances):
+                # the square roots are taken where the arrays are drizzled (on
+                # the device for the kernel backends): float32 sqrt is exact
+                self.driz.add_image(science_data(img), dq=dq, linear=variances, linear_sqrt=True, **kw)
+            else:
+                # sqrt in the arrays' own precision, then float32, as jwst
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # sqrt of negative variance -> NaN
+                    roots = [np.sqrt(v) for v in variances]
+                self.driz.add_image(science_data(img), dq=dq, linear=roots, **kw)
+                del roots
         else:
             self.driz.add_image(science_data(img), dq=dq, **kw)
         if after_science is not None:
@@ -271,7 +197,13 @@ class ProductAccumulators:
             self.var_acc.combine(img, (cy0 - wy0, cy1 - wy0, cx0 - wx0, cx1 - wx0), boxes)
 
     def finish(self, params, psr):
-        """The window's output arrays (copies for a window, the accumulators themselves for the whole grid)."""
+        """The window's output arrays (copies for a window, the accumulators themselves for the whole grid).
+
+        With ``params.output_device`` the arrays are the kernel backend's,
+        on the device: nothing is downloaded.
+        """
+        if params.output_device:
+            return self._finish_on_device(params, psr)
         y0, y1, x0, x1 = self.window
         whole = (y0, x0) == (0, 0) and (y1, x1) == self.driz.out_shape
 
@@ -290,16 +222,38 @@ class ProductAccumulators:
             # image; pre-filling + "INDEF" differs only where the weight ends
             # at exactly 0, so apply the fill there once at the end
             err[cut(self.err_driz.out_wht) == 0] = np.float32(float(params.fillval))
-            out["err"] = (err / (1.0 if psr is None else psr)).astype(np.float32)
+            out["err"] = (err / np.float32(1.0 if psr is None else psr)).astype(np.float32)
+        out.update(self._finish_variances(params, psr, self.backend.to_host))
+        return out
+
+    def _finish_variances(self, params, psr, put):
+        """``err`` (from the variances) and the ``var_*`` arrays, each passed through ``put``."""
+        out = {}
         if self.var_acc is not None:
             covered = self.var_acc.covered
             variances = self.var_acc.finalize(psr)
             xp = self.var_acc.xp
             if params.enable_err and params.err_from == "var":
-                out["err"] = self.backend.to_host(
-                    error_from_variances(variances, self.var_acc.alloc, covered, xp=xp))
+                out["err"] = put(error_from_variances(variances, self.var_acc.alloc, covered, xp=xp))
             if params.report_var:
-                out.update({n: self.backend.to_host(v) for n, v in variances.items()})
+                out.update({n: put(v) for n, v in variances.items()})
+        return out
+
+    def _finish_on_device(self, params, psr):
+        """:meth:`finish` on the device (``resample(output="device")``; the whole grid, no window)."""
+        xp = self.backend.xp
+        dev = self.driz.device_outputs()
+        out = {"data": dev["img"], "wht": dev["wht"]}
+        if params.enable_ctx:
+            out["con"] = dev["ctx"]
+        if params.propagate_dq:
+            out["dq"] = dev["dq"] if dev["dq"] is not None else xp.zeros(dev["wht"].shape, np.uint32)
+        if self.err_driz is not None:
+            err_dev = self.err_driz.device_outputs()
+            # as finish(): the fill where the weight ended at 0, then the division by the ratio
+            err = xp.where(err_dev["wht"] == 0, np.float32(float(params.fillval)), err_dev["img"])
+            out["err"] = (err / np.float32(1.0 if psr is None else psr)).astype(np.float32)
+        out.update(self._finish_variances(params, psr, lambda a: a))
         return out
 
 

@@ -23,21 +23,21 @@ import numpy as np
 
 from .drizzle_args import as_2d_float32, check_dq_type, finite_positive
 from .pixmap_checks import check_finite_box, check_pixmap, scan_limits
+from .pixmap_model import LazyPixmap
 from .scanner_polygon import APPROX_ZERO, scan_polygon, shrink_box
+from .step_inputs import check_weight_rule
 
 __all__ = [
     "POINT_KERNEL_PIXFRAC",
     "SCALED_KERNELS",
     "DrizzleStep",
     "check_data2",
-    "check_linear",
     "check_pixfrac",
     "effective_kernel",
     "estimate_pixel_scale_ratio",
     "inferred_output_grid",
     "input_box",
     "validate_add_image",
-    "zero_weight_non_finite",
 ]
 
 #: drizzle silently switches to the point kernel at or below this pixfrac.
@@ -51,7 +51,8 @@ class DrizzleStep:
     """Everything one ``add_image`` call hands to a backend (validated).
 
     Attributes mirror drizzle's C parameters: ``data`` (float32), ``weights``
-    (float32, non-finite data/weights already set to weight 0), ``pixmap``
+    (float32, non-finite data/weights already set to weight 0 once
+    ``host_ready``; before, the caller's weight map or None), ``pixmap``
     (float64, ``(ny, nx, 2)``), ``data2`` (list of float32 arrays or None),
     ``dq`` (uint32 or None), ``ctx_plane``/``ctx_bit`` (0-based bit of this
     input, or None), ``iscale`` (already divided by the exposure time for
@@ -62,12 +63,20 @@ class DrizzleStep:
     ``xmin..xmax``, ``ymin..ymax``, the processed fill strings and
     ``row_limits`` (drizzle's scan of the box,
     :class:`gpuresample.scanner.RowLimits`; None for the tophat kernel).
+
+    Input preparation — weights from ``weight_rule``, drizzle's rule for
+    non-finite data and weights, ``sqrt`` of the ``linear`` arrays when
+    ``linear_sqrt`` — is either done on the host by :func:`host_inputs`
+    (``host_ready`` then True) or left to a kernel backend, which does the
+    same on the device (``kernels/prepare.cu``).
     """
 
     __slots__ = (
         "ctx_bit", "ctx_plane", "data", "data2", "dq", "expscale", "fillval", "fillval2",
-        "in_units", "iscale", "kernel", "linear", "pixfrac", "pixmap", "pixmap_model", "pscale_ratio", "row_limits",
-        "weights", "wht_scale", "xmax", "xmin", "ymax", "ymin",
+        "host_ready", "in_units", "iscale", "kernel", "linear", "linear_sqrt", "pixfrac", "pixmap", "pixmap_model",
+        "pscale_ratio", "row_limits", "weight_dq_is_dq", "weight_rule", "weight_var_index", "weights", "wht_scale",
+        "xmax", "xmin",
+        "ymax", "ymin",
     )
 
     def __init__(self, **kw):
@@ -146,17 +155,6 @@ def check_dq(dq, shape):
     if dq.shape != shape:
         raise ValueError(f"'dq' shape {dq.shape} is not consistent with 'data' shape {shape}")
     return dq
-
-
-def check_linear(linear, shape):
-    """``linear`` (gpuresample extension) as a list of float32 arrays of ``data``'s ``shape``, or None."""
-    if linear is None:
-        return None
-    linear = [as_2d_float32(a, f"linear[{k}]") for k, a in enumerate(linear)]
-    for k, a in enumerate(linear):
-        if a.shape != shape:
-            raise ValueError(f"'linear[{k}]' shape {a.shape} is not consistent with 'data' shape {shape}")
-    return linear
 
 
 # ---------------------------------------------------------------- scalars
@@ -345,34 +343,11 @@ def effective_kernel(kernel, pixfrac, stacklevel=1):
     return kernel
 
 
-def zero_weight_non_finite(data, weights):
-    """``(data, weights)`` with weight 0 (and data 0) where data or weight is not finite.
-
-    ``weights`` None means 1 everywhere; the inputs are not modified.  A sum is
-    finite only if every term is (or overflows, which the exact check then
-    handles): one cheap reduction on the usual path.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        clean = np.isfinite(np.sum(data)) and (weights is None or np.isfinite(np.sum(weights)))
-    bad = None
-    if not clean:
-        bad = ~np.isfinite(data)
-        if weights is not None:
-            bad |= ~np.isfinite(weights)
-    if bad is not None and bad.any():
-        weights = np.ones_like(data) if weights is None else weights.copy()
-        weights[bad] = 0.0
-        data = np.where(bad, np.float32(0), data)
-    if weights is None:
-        weights = np.ones_like(data)
-    return data, weights
-
-
 # ------------------------------------------------------------------- all
 def validate_add_image(
     data, exptime, pixmap, data2, dq, iscale, pixel_scale_ratio, weight_map,
     wht_scale, pixfrac, in_units, xmin, xmax, ymin, ymax,
-    *, kernel, out_shape, out_img2, ncoadds, fillval, fillval2, stacklevel=1,
+    *, kernel, out_shape, out_img2, ncoadds, fillval, fillval2, weight_rule=None, stacklevel=1,
 ):
     """Check the arguments of one ``add_image`` call; return ``(step, new_shape, origin)``.
 
@@ -384,7 +359,8 @@ def validate_add_image(
     ``stacklevel`` as ``warnings.warn``'s, counted from the caller of this
     function (1: the line calling it).
 
-    ``step`` is a :class:`DrizzleStep` without context bit or ``linear``;
+    ``step`` is a :class:`DrizzleStep` without context bit or ``linear``,
+    its inputs not yet prepared (:func:`host_inputs`);
     ``new_shape`` ``(ny, nx)`` and ``origin`` ``(x, y)`` of the output grid
     inferred from the pixel map when ``out_shape`` is None, else None (then
     ``step.pixmap`` is a copy already shifted by ``-origin``).
@@ -392,8 +368,11 @@ def validate_add_image(
     """
     data = check_data(data)
     exptime = finite_positive(exptime, "exptime")
+    if isinstance(pixmap, LazyPixmap) and (out_shape is None or pixel_scale_ratio is None):
+        pixmap = pixmap.materialize()  # the inferred grid and drizzle's ratio estimate read the whole map
     pixmap = check_pixmap(pixmap, data.shape)
     weights = check_weight_map(weight_map, data.shape)
+    weight_rule = check_weight_rule(weight_rule, weight_map, data.shape)
     d2list = check_data2(data2, data.shape, out_img2, ncoadds)
     dq = check_dq(dq, data.shape)
     pixfrac = check_pixfrac(pixfrac)
@@ -415,7 +394,6 @@ def validate_add_image(
     if pixel_scale_ratio is None and kernel in SCALED_KERNELS:
         # once, here, for every backend: what drizzle's C code would estimate
         pixel_scale_ratio = estimate_pixel_scale_ratio(pixmap, out_shape or new_shape, box)
-    data, weights = zero_weight_non_finite(data, weights)
     limits = scan_limits(pixmap, out_shape or new_shape, box, kernel)
 
     xmin, xmax, ymin, ymax = box
@@ -425,5 +403,7 @@ def validate_add_image(
         pixfrac=pixfrac, kernel=kernel, wht_scale=wht_scale, in_units=in_units,
         expscale=1.0 if in_units == "cps" else exptime, xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax,
         fillval=fillval, fillval2=fillval2, row_limits=limits, pixmap_model=None,
+        weight_rule=weight_rule, weight_var_index=None, weight_dq_is_dq=False, linear=None, linear_sqrt=False,
+        host_ready=False,
     )
     return step, new_shape, origin

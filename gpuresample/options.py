@@ -28,13 +28,44 @@ from .option_types import count, flag_validator, is_int, number, pair
 from .weights import WEIGHT_TYPES
 
 __all__ = [
-    "ALLOWED_MEMORY_ENV", "COMPUTE_ERR", "PIXMAP_ORDERS", "VALIDATORS", "ResampleOptions", "check_allowed_memory",
-    "check_backend", "check_blendheaders", "check_compute_err", "check_crpix", "check_crval", "check_enable_ctx",
-    "check_enable_err", "check_fillval", "check_good_bits", "check_in_memory", "check_kernel",
-    "check_output_shape", "check_output_wcs", "check_pixel_scale", "check_pixel_scale_ratio", "check_pixfrac",
-    "check_pixmap_order", "check_pixmap_stepsize", "check_progress", "check_propagate_dq", "check_report_var",
-    "check_rotation", "check_scheduler", "check_single", "check_tile", "check_tile_output", "check_tile_workers",
-    "check_weight_type", "check_workdir", "check_workers", "partial_folder",
+    "ALLOWED_MEMORY_ENV",
+    "COMPUTE_ERR",
+    "PIXMAP_ORDERS",
+    "VALIDATORS",
+    "ResampleOptions",
+    "check_allowed_memory",
+    "check_backend",
+    "check_blendheaders",
+    "check_compute_err",
+    "check_crpix",
+    "check_crval",
+    "check_enable_ctx",
+    "check_enable_err",
+    "check_fillval",
+    "check_good_bits",
+    "check_in_memory",
+    "check_kernel",
+    "check_output",
+    "check_output_shape",
+    "check_output_wcs",
+    "check_pixel_scale",
+    "check_pixel_scale_ratio",
+    "check_pixfrac",
+    "check_pixmap_order",
+    "check_pixmap_stepsize",
+    "check_progress",
+    "check_propagate_dq",
+    "check_report_var",
+    "check_rotation",
+    "check_scheduler",
+    "check_single",
+    "check_tile",
+    "check_tile_output",
+    "check_tile_workers",
+    "check_weight_type",
+    "check_workdir",
+    "check_workers",
+    "partial_folder",
 ]
 
 #: Environment variable giving ``allowed_memory`` when the argument is None.
@@ -268,6 +299,17 @@ def check_tile_output(value):
     return Path(value)
 
 
+#: ``output`` values: the result's arrays in host memory (numpy) or left on the device.
+OUTPUTS = ("host", "device")
+
+
+def check_output(value):
+    """``output``: ``"host"`` (numpy arrays) or ``"device"`` (the kernel backend's arrays, no download)."""
+    if not isinstance(value, str) or value not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}; got {value!r}")
+    return value
+
+
 def partial_folder(folder):
     """Where a tiled run writes ``folder`` until every tile is complete: the sibling ``<name>.partial``."""
     folder = Path(folder)
@@ -333,6 +375,7 @@ class ResampleOptions:
     tile_workers: object = 1
     scheduler: object = None
     tile_output: object = None
+    output: str = "host"
 
     def __post_init__(self):
         for name, check in VALIDATORS.items():
@@ -353,8 +396,12 @@ class ResampleOptions:
         ``tile_output``: not with ``single=True`` (one product), needs ``tile``
         or ``scheduler``, and it and its ``.partial`` must not exist
         (``FileExistsError``).  Grid arguments with ``output_wcs`` are only
-        ignored (see :attr:`ignored_grid_args`).
+        ignored (see :attr:`ignored_grid_args`).  ``output="device"``: not with
+        tiles (their outputs are assembled on the host).
         """
+        if self.output == "device" and (self.tile is not None or self.scheduler is not None):
+            raise ValueError("output='device' keeps one product on the device: not with tile or scheduler "
+                             "(tiled outputs are assembled in host memory)")
         if self.tile_output is None:
             return
         if self.single:

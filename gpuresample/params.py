@@ -45,6 +45,7 @@ class DrizzleParams:
     pixmap_stepsize: object
     pixmap_order: int
     backend: str
+    output_device: bool = False  # the outputs stay on the device (resample(output="device"))
 
     @classmethod
     def from_options(cls, opts):
@@ -55,6 +56,7 @@ class DrizzleParams:
             enable_err=opts.enable_err, report_var=opts.report_var_effective, err_from=opts.err_from,
             propagate_dq=opts.propagate_dq,
             pixmap_stepsize=opts.pixmap_stepsize, pixmap_order=opts.pixmap_order, backend=opts.backend,
+            output_device=opts.output == "device",
         )
 
 

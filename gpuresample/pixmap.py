@@ -337,10 +337,17 @@ def calc_pixmap(
 
 
 def pixmap_and_model(
-    wcs_from, wcs_to, shape=None, disable_bbox="to", *, stepsize=1, order=1, tolerance=1e-4, nsamples=1000, seed=0
+    wcs_from, wcs_to, shape=None, disable_bbox="to", *, stepsize=1, order=1, tolerance=1e-4, nsamples=1000, seed=0,
+    full=True,
 ):
     """:func:`calc_pixmap` and, where the map came from a sparse grid, its :class:`~gpuresample.pixmap_model.
-    SplinePixmap` (None for an exact map): what a kernel backend uploads instead of the map."""
+    SplinePixmap` (None for an exact map): what a kernel backend uploads instead of the map.
+
+    With ``full=False`` the map itself is not made when the model can stand
+    in for it on the host (:attr:`SplinePixmap.lazy_ok`): ``(None, model)``;
+    the host then evaluated the WCS only on the sparse grid (and at the
+    random pixels of the ``"auto"`` error check).
+    """
     shape = pixmap_shape(wcs_from, shape)
     auto = _check_args(stepsize, order, tolerance)
     tr = WcsTransform(wcs_from, wcs_to, disable_bbox)
@@ -366,8 +373,11 @@ def pixmap_and_model(
                 "pixmap: stepsize=%d order=%d, max interpolation error %.3g px at %d random pixels",
                 step, order, err, nsamples,
             )
+        model = SplinePixmap(sparse.sx, sparse.sy, shape, in_box=tr.bbox, out_box=tr.bbox_to)
+        if not full and model.lazy_ok:
+            return None, model
         sparse.fill(out)
-        return out, SplinePixmap(sparse.sx, sparse.sy, shape, in_box=tr.bbox, out_box=tr.bbox_to)
+        return out, model
     if auto:
         log.info("pixmap: no sparse grid met the %g px tolerance; evaluating every pixel", tolerance)
     else:

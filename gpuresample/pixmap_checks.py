@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pixmap_model import FAR, SplinePixmap
+from .pixmap_model import FAR, LazyPixmap, SplinePixmap
 from .scanner import row_limits
 from .scanner_polygon import shrink_box
 
-__all__ = ["MAX_PIXMAP_COORD", "check_finite_box", "check_pixmap", "check_pixmap_model", "scan_limits"]
+__all__ = ["MAX_PIXMAP_COORD", "check_finite_box", "check_pixmap", "check_pixmap_model", "model_pixmap", "scan_limits"]
 
 #: Largest pixel-map coordinate (output pixels, either sign) taken as a position.
 #: Farther values, and infinities, are "lands nowhere" (NaN): drizzle's C code
@@ -28,8 +28,14 @@ MAX_PIXMAP_COORD = FAR  # one value for the host checks and the device expansion
 
 def check_pixmap(pixmap, shape):
     """``pixmap`` as float64 ``(ny, nx, 2)`` matching ``data``'s ``shape``; coordinates beyond
-    :data:`MAX_PIXMAP_COORD` (or infinite) become NaN, in a copy."""
+    :data:`MAX_PIXMAP_COORD` (or infinite) become NaN, in a copy.  A
+    :class:`~gpuresample.pixmap_model.LazyPixmap` is returned as it is (its
+    model has no such values)."""
     ny, nx = shape
+    if isinstance(pixmap, LazyPixmap):
+        if pixmap.shape != (ny, nx, 2):
+            raise ValueError(f"'pixmap_model' describes a {pixmap.shape[:2]} input; 'data' is {(ny, nx)}")
+        return pixmap
     pixmap = np.asarray(pixmap, dtype=np.float64)
     if pixmap.shape != (ny, nx, 2):
         raise ValueError(
@@ -79,6 +85,19 @@ def scan_limits(pixmap, out_shape, box, kernel):
             f"Check the pixel map near row {j}: repeated or NaN corners of the input box's outline"
         )
     return limits
+
+
+def model_pixmap(model, shape, lazy):
+    """The map that ``pixmap=None`` stands for: ``model``'s (a :class:`SplinePixmap` of input ``shape``).
+
+    ``lazy`` (a kernel backend, which expands the map on the device): a
+    :class:`~gpuresample.pixmap_model.LazyPixmap` when the model allows it,
+    so the host never makes the whole map; else the evaluated map.
+    """
+    if model is None:
+        raise ValueError("'pixmap' is required (None only with a 'pixmap_model' that describes it)")
+    model = check_pixmap_model(model, shape)
+    return LazyPixmap(model) if lazy and model.lazy_ok else model.evaluate()
 
 
 def check_pixmap_model(model, shape, origin=None):

@@ -24,9 +24,11 @@ shaped ``(ny, nx, 2)`` with ``[..., 0]`` = output x.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["FAR", "SplinePixmap"]
+__all__ = ["FAR", "LazyPixmap", "SplinePixmap"]
 
 #: Coordinates beyond this are NaN (``gpuresample.pixmap_checks.MAX_PIXMAP_COORD``; kernels/pixmap.cu too).
 FAR = float(2**26)
@@ -40,15 +42,13 @@ def _basis(nodes_eval, knots, k):
     dm.sort_indices()
     n = nodes_eval.size
     counts = np.diff(dm.indptr)
-    values = np.zeros((n, k + 1))
-    first = np.zeros(n, np.int64)
     ncoef = knots.size - k - 1
-    for r in range(n):  # n is one axis of the image: a few thousand rows at most
-        cols = dm.indices[dm.indptr[r] : dm.indptr[r + 1]]
-        vals = dm.data[dm.indptr[r] : dm.indptr[r + 1]]
-        start = min(int(cols[0]) if counts[r] else 0, ncoef - k - 1)
-        values[r, cols - start] = vals
-        first[r] = start
+    # each row's first coefficient (its first non-zero column), kept k+1 columns from the end
+    lead = np.where(counts > 0, dm.indices[np.minimum(dm.indptr[:-1], max(dm.indices.size - 1, 0))], 0)
+    first = np.minimum(lead, ncoef - k - 1).astype(np.int64)
+    values = np.zeros((n, k + 1))
+    rows = np.repeat(np.arange(n), counts)
+    values[rows, dm.indices - first[rows]] = dm.data
     return values, first
 
 
@@ -119,3 +119,128 @@ class SplinePixmap:
             out[~self.row_ok[rows].astype(bool)] = np.nan
             out[:, ~self.col_ok.astype(bool)] = np.nan
         return out
+
+    def value_at(self, j, i):
+        """``(x, y)`` of input pixel ``(i, j)`` (0-based column, row) by :meth:`evaluate`'s arithmetic.
+
+        The same products and sums in the same order as the whole-map
+        evaluation, so the value is bitwise that entry of :meth:`evaluate`.
+        """
+        kk = self.k + 1
+        by, bx = self.by[j].tolist(), self.bx[i].tolist()  # Python floats: the same IEEE products, faster
+        r0, c0 = int(self.sy[j]), int(self.sx[i])
+        vals = []
+        for coef, off in zip((self.cx, self.cy), self.offset, strict=True):
+            block = coef[r0 : r0 + kk, c0 : c0 + kk].tolist()
+            acc = 0.0
+            for a in range(kk):
+                row, wy = block[a], by[a]
+                for b in range(kk):
+                    acc += wy * row[b] * bx[b]
+            vals.append(acc - off)
+        x, y = vals
+        ox, oy = x + self.offset[0], y + self.offset[1]
+        nan = not (abs(ox) <= FAR and abs(oy) <= FAR)
+        if self.out_box is not None:
+            xlo, xhi, ylo, yhi = self.out_box
+            nan = nan or ox < xlo or ox > xhi or oy < ylo or oy > yhi
+        if self.row_ok is not None and not (self.row_ok[j] and self.col_ok[i]):
+            nan = True
+        return (math.nan, math.nan) if nan else (x, y)
+
+    def coefficient_bounds(self, rows, cols):
+        """``(xlo, xhi, ylo, yhi)`` enclosing the map over input ``rows`` x ``cols`` (two inclusive
+        ``(first, last)`` ranges), from the spline's coefficients; None when no safe bound exists.
+
+        A B-spline's basis values are non-negative and sum to 1, so each map
+        value is a convex combination of the coefficients it uses: their
+        range bounds it (plus a rounding margin).  Checked, not assumed.
+        """
+        (j0, j1), (i0, i1) = rows, cols
+        by, bx = self.by[j0 : j1 + 1], self.bx[i0 : i1 + 1]
+        for basis in (by, bx):
+            if basis.min() < 0 or np.abs(basis.sum(axis=1) - 1.0).max() > 1e-12:
+                return None
+        a0, a1 = int(self.sy[j0 : j1 + 1].min()), int(self.sy[j0 : j1 + 1].max()) + self.k
+        b0, b1 = int(self.sx[i0 : i1 + 1].min()), int(self.sx[i0 : i1 + 1].max()) + self.k
+        out = []
+        for coef, off in zip((self.cx, self.cy), self.offset, strict=True):
+            c = coef[a0 : a1 + 1, b0 : b1 + 1]
+            lo, hi = float(c.min()), float(c.max())
+            margin = 1e-9 * (abs(lo) + abs(hi)) + 1e-6
+            out += [lo - margin - off, hi + margin - off]
+        return tuple(out)
+
+    @property
+    def lazy_ok(self):
+        """True when the map's NaN pixels are exactly the input bounding box's complement.
+
+        No output bounding box is applied and no value can be beyond
+        :data:`FAR` (the coefficients bound the map): then which pixels are
+        NaN is known without evaluating any (:class:`LazyPixmap`).
+        """
+        if self.out_box is not None:
+            return False
+        ny, nx = self.shape
+        bounds = self.coefficient_bounds((0, ny - 1), (0, nx - 1))
+        if bounds is None:
+            return False
+        x_lo, x_hi, y_lo, y_hi = bounds
+        ox, oy = self.offset
+        return max(abs(x_lo + ox), abs(x_hi + ox), abs(y_lo + oy), abs(y_hi + oy)) < 0.5 * FAR
+
+
+class LazyPixmap:
+    """A :class:`SplinePixmap` read as the ``(ny, nx, 2)`` map it describes, without making that map.
+
+    What the host needs of a map that the device expands (drizzle's scan of
+    the input box, the NaN shrinking of the box, a bound on the footprint):
+    ``lazy[j, i]`` is one pixel's ``(x, y)`` (memoized; bitwise the full
+    map's entry), :meth:`shrink_box` and :meth:`bounds` use the model's
+    separable NaN pattern and coefficients, :meth:`materialize` makes the
+    whole map when a host stage needs it.  Only for models whose
+    :attr:`SplinePixmap.lazy_ok` is True.
+    """
+
+    def __init__(self, model):
+        if not model.lazy_ok:
+            raise ValueError("this pixel-map model needs the whole map (an output bounding box, or far values)")
+        self.model = model
+        ny, nx = model.shape
+        self.shape = (ny, nx, 2)
+        self._values = {}
+
+    def __getitem__(self, key):
+        j, i = key
+        v = self._values.get((j, i))
+        if v is None:
+            v = self._values[(j, i)] = self.model.value_at(int(j), int(i))
+        return v
+
+    def _ok(self, flags, lo, hi):
+        idx = np.arange(lo, hi + 1)
+        return idx if flags is None else idx[flags[lo : hi + 1].astype(bool)]
+
+    def shrink_box(self, xmin, xmax, ymin, ymax):
+        """:func:`gpuresample.scanner_polygon.shrink_box` of the map: the rows/columns inside the
+        input bounding box (every other entry is finite, :attr:`SplinePixmap.lazy_ok`)."""
+        rows = self._ok(self.model.row_ok, ymin, ymax)
+        cols = self._ok(self.model.col_ok, xmin, xmax)
+        if rows.size == 0 or cols.size == 0:
+            return xmin, xmax, ymin, ymax, False
+        imin, imax, jmin, jmax = int(cols[0]), int(cols[-1]), int(rows[0]), int(rows[-1])
+        return imin, imax, jmin, jmax, (imin < imax and jmin < jmax)
+
+    def bounds(self, xmin, xmax, ymin, ymax):
+        """``(xlo, xhi, ylo, yhi)`` enclosing every finite map value of the inclusive box (a
+        superset of the exact range), or None when none is finite."""
+        imin, imax, jmin, jmax, _ = self.shrink_box(xmin, xmax, ymin, ymax)
+        rows = self._ok(self.model.row_ok, ymin, ymax)
+        if rows.size == 0 or self._ok(self.model.col_ok, xmin, xmax).size == 0:
+            return None
+        return self.model.coefficient_bounds((jmin, jmax), (imin, imax))
+
+    def materialize(self):
+        """The whole map ``(ny, nx, 2)`` float64 on the host (:meth:`SplinePixmap.evaluate`)."""
+        return self.model.evaluate()
+

@@ -51,6 +51,16 @@ class ResampleResult:
 
         return save_preview(path, self, overwrite=overwrite, title=title)
 
+    def to_host(self):
+        """This product with numpy arrays: device (CuPy) arrays of ``resample(output="device")`` copied
+        to the host, numpy arrays as they are (a new result; metadata shared)."""
+        from dataclasses import replace
+
+        def host(a):
+            return a.get() if hasattr(a, "get") else a
+
+        return replace(self, **{n: host(a) for n, a in self.arrays().items()})
+
     def arrays(self):
         """{name: array} of the arrays that are present."""
         names = ("data", "wht", "con", "err", "var_rnoise", "var_poisson", "var_flat", "dq")

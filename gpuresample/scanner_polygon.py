@@ -41,7 +41,11 @@ def shrink_box(pixmap, xmin, xmax, ymin, ymax):
     two distinct rows or columns have a finite entry (drizzle refuses those).
     The box follows drizzle: the first valid pixel found scanning each row from
     the left gives ``xmin``, from the right (rows scanned top-down) ``xmax``.
+    ``pixmap`` may also be a :class:`gpuresample.pixmap_model.LazyPixmap`
+    (which knows its NaN pattern without the array).
     """
+    if hasattr(pixmap, "shrink_box"):
+        return pixmap.shrink_box(xmin, xmax, ymin, ymax)
     sub = pixmap[ymin : ymax + 1, xmin : xmax + 1]
     ok = ~(np.isnan(sub[..., 0]) | np.isnan(sub[..., 1]))
     rows = np.flatnonzero(ok.any(axis=1))

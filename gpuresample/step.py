@@ -54,6 +54,7 @@ def resample(
     tile_workers=1,
     scheduler=None,
     tile_output=None,
+    output="host",
 ):
     """Drizzle many exposures onto one output grid, like jwst's ``resample`` step.
 
@@ -158,6 +159,13 @@ def resample(
         called ``<tile_output>.partial`` until every tile is written.  The
         result's arrays are then read-only memory maps of those files.  Not
         with ``single=True`` (several products).
+    output : {"host", "device"}
+        ``"device"`` (kernel backends): the result's arrays stay where the
+        kernels made them — CuPy arrays with ``backend="cuda"`` — and nothing
+        is copied back (:meth:`ResampleResult.to_host` copies them when
+        needed, e.g. before ``save``).  Not with tiles; a backend that
+        computes on the host (``"cpu"``, or ``"auto"`` without a GPU) raises
+        ``ValueError``.
 
     Returns
     -------
@@ -168,6 +176,9 @@ def resample(
     items = input_items(inputs)
     opts = ResampleOptions.from_kwargs(**kwargs)
     backend = get_backend(opts.backend)
+    if opts.output == "device" and backend.device_allocator() is None:
+        raise ValueError(f"output='device' needs a kernel backend ('cuda' or 'emulator'); backend "
+                         f"{opts.backend!r} computes on the host ({backend.name})")
     images, lazy = load_inputs(items, opts.in_memory, opts.weight_type)
     grid = output_grid(images, opts)
     warn_no_overlap(images, grid)
@@ -175,4 +186,7 @@ def resample(
     plan = plan_run(grid.shape, max(len(m) for m in products(images, opts.single)),
                     max(img.data.size for img in images), params, allowed=opts.allowed_memory, tile=opts.tile,
                     scheduler=opts.scheduler, in_memory=opts.in_memory, workers=opts.workers, backend=backend)
+    if opts.output == "device" and plan.tiled:
+        raise ValueError("output='device': this run does not fit the device untiled (allowed_memory); "
+                         "use output='host' with tile='auto'")
     return run_products(images, lazy, grid, params, plan, opts)

@@ -30,6 +30,14 @@ from .exposure import VARIANCE_NAMES, measurement_time
 __all__ = ["VarianceAccumulator", "error_from_variances", "footprint_box", "resample_variance_box"]
 
 
+def _map_range(pixmap, xmin, xmax, ymin, ymax):
+    sub = pixmap[ymin : ymax + 1, xmin : xmax + 1]
+    x, y = sub[..., 0], sub[..., 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
+        return np.nanmin(x), np.nanmax(x), np.nanmin(y), np.nanmax(y)
+
+
 def footprint_box(pixmap, out_shape, pscale_ratio, xmin, xmax, ymin, ymax):
     """Output box ``(y0, y1, x0, x1)`` (half-open) that receives this exposure.
 
@@ -38,12 +46,19 @@ def footprint_box(pixmap, out_shape, pscale_ratio, xmin, xmax, ymin, ymax):
     clipped to the canvas; None when nothing lands on the canvas.  Where the
     box is clipped its edge is the canvas edge, so drizzle clips the footprint
     exactly as on the full canvas.
+
+    ``pixmap`` may be a :class:`gpuresample.pixmap_model.LazyPixmap` (the
+    map a kernel backend makes on the device): the box then comes from the
+    spline's coefficient bounds, a superset of the exact one.  That is
+    enough: the box only limits where the variance sums are combined, and
+    outside the footprint the resampled variances are NaN, which combine
+    leaves out.
     """
-    sub = pixmap[ymin : ymax + 1, xmin : xmax + 1]
-    x, y = sub[..., 0], sub[..., 1]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
-        xlo, xhi, ylo, yhi = np.nanmin(x), np.nanmax(x), np.nanmin(y), np.nanmax(y)
+    bounds = pixmap.bounds(xmin, xmax, ymin, ymax) if hasattr(pixmap, "bounds") else _map_range(pixmap, xmin, xmax,
+                                                                                                 ymin, ymax)
+    if bounds is None:
+        return None
+    xlo, xhi, ylo, yhi = bounds
     if not np.isfinite([xlo, xhi, ylo, yhi]).all():
         return None
     # widest kernel: lanczos3 reaches 3 input pixels = 3 / pscale_ratio output pixels

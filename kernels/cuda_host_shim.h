@@ -41,6 +41,7 @@ using std::fabs;
 using std::floor;
 using std::fmax;
 using std::fmin;
+using std::isfinite;
 using std::isnan;
 using std::round;
 using std::sqrt;

@@ -133,15 +133,22 @@ __device__ __forceinline__ void contribute(const OutWindow& win, i64 ii, i64 jj,
 // then the kernel's own shape parameters (pixfrac, pfo, ...), then
 // DRIZZLE_OUTPUT_PARAMS: the window's accumulators, row-major (win_ny, win_nx)
 //   sum_wd, sum_w   float64 sums of w * d and of w
-//   ctx, bit        context plane or null, and the bit value OR-ed in
+//   ctx_plane, bit  context plane or null, and the bit value OR-ed in
+//   ctx_mode        one flag on the device: 1 when the image's weights can be
+//                   negative (lanczos, or a negative input weight, flagged by
+//                   prepare_inputs): each contribution with w > 0 sets the bit
+//                   here; 0: merge_image sets it where the image's sum of
+//                   weights is > 0 (the same pixels when no weight is negative,
+//                   one plain OR per pixel instead of an atomicOr per contribution)
 //   dq_acc          OR of the contributions' DQ bits, or null
 //   data2, n2, sum_w2d2
 //                   n2 planes (n2, ny, nx) co-added with squared weights (drizzle's data2)
 //   lin, nlin, sum_wlin
 //                   nlin planes co-added with the data's own weights (same-pass linear co-adds)
 //   nmiss           one counter: visited pixels that did not land
-// DRIZZLE_SETUP (the first statement of every body) builds the window `win`
-// and the extra co-adds `d2` that contribute() takes.
+// DRIZZLE_SETUP (the first statement of every body) builds `ctx` (the plane
+// when the contributions set the bits, else null), the window `win` and the
+// extra co-adds `d2` that contribute() takes.
 //
 // gpuresample.gpu.signatures expands these macros to read the parameter types;
 // keep comments out of their bodies.
@@ -153,10 +160,11 @@ __device__ __forceinline__ void contribute(const OutWindow& win, i64 ii, i64 jj,
     i64 nx, i64 ny, i64 nx_out, i64 ny_out, i64 win_x0, i64 win_y0, i64 win_nx, i64 win_ny, \
     float iscale, float wht_scale
 #define DRIZZLE_OUTPUT_PARAMS \
-    double* sum_wd, double* sum_w, int* ctx, int bit, unsigned int* dq_acc, \
+    double* sum_wd, double* sum_w, int* ctx_plane, int bit, const unsigned int* ctx_mode, unsigned int* dq_acc, \
     const float* __restrict__ data2, i64 n2, double* sum_w2d2, \
     const float* __restrict__ lin, i64 nlin, double* sum_wlin, \
     unsigned long long* nmiss
 #define DRIZZLE_SETUP \
+    int* const ctx = (ctx_plane != 0 && *ctx_mode != 0u) ? ctx_plane : nullptr; \
     const OutWindow win = {win_x0, win_y0, win_nx, win_ny}; \
     const Data2 d2 = {data2, n2, nx * ny, win_nx * win_ny, sum_w2d2, lin, nlin, sum_wlin}

@@ -3,17 +3,22 @@
 // first): a pixel that had no weight takes the new mean; otherwise
 // out = (out * wht + sum_wd) / (wht + sum_w).  DQ: the first contribution
 // replaces, later ones OR.  Zero-weight pixels get the fill value if asked.
+// With ctx_plane and *ctx_mode == 0 (no weight of the image can be negative)
+// the image's context bit is set here, where its sum of weights is > 0.
 #include "drizzle_common.cuh"
 
 extern "C" __global__ void merge_image(
     const double* __restrict__ sum_wd, const double* __restrict__ sum_w, i64 n,
     float* out_img, float* out_wht,
     const unsigned int* __restrict__ dq_acc, unsigned int* out_dq,  // both null or both set
-    int do_fill, float fill_value)
+    int do_fill, float fill_value,
+    int* ctx_plane, int bit, const unsigned int* __restrict__ ctx_mode)  // null plane: no context
 {
+    int* const ctx = (ctx_plane != 0 && *ctx_mode == 0u) ? ctx_plane : nullptr;
     for (i64 k = grid_index(); k < n; k += grid_stride()) {
         const double sw = sum_w[k];
         const double vc = (double)out_wht[k];
+        if (ctx != 0 && sw > 0.0) ctx[k] |= bit;
         if (sw != 0.0) {
             const double total = vc + sw;
             if (vc == 0.0) {

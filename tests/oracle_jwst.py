@@ -175,14 +175,11 @@ def main():
     if sys.argv[1] == "--input-kinds":  # python oracle_jwst.py --input-kinds REALDATA_DIR
         print(json.dumps(input_kinds(sys.argv[2])))
         return
-    realdata, case = sys.argv[1], json.loads(sys.argv[2])
+    # python oracle_jwst.py REALDATA_DIR CASE_JSON: one case (a dict) or several (a list, one report each:
+    # jwst is imported once for all of them)
+    realdata, cases = sys.argv[1], json.loads(sys.argv[2])
     # no CRDS server here: the steps' parameter reference files (pars-*) are not fetched
     os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "True"
-    from jwst.datamodels import ModelLibrary
-    from jwst.resample import ResampleStep as JwstStep
-
-    from gpuresample import ResampleStep
-
     warnings.simplefilter("ignore")
     import logging
 
@@ -195,27 +192,42 @@ def main():
 
     logging.getLogger("gpuresample").addHandler(Count())
     logging.getLogger("gpuresample").setLevel(logging.INFO)
-    with tempfile.TemporaryDirectory() as tmp:
-        asn = str(write_association(realdata, tmp))
-        results = []
-        for step_class in (JwstStep, ResampleStep):
-            # our extra arguments (tile, backend, ...) go to our step only
-            args = case if step_class is ResampleStep else {k: v for k, v in case.items() if k not in OURS_ONLY}
-            out = step_class.call(asn, **args)
-            if isinstance(out, ModelLibrary):
-                with out:
-                    got = [out.borrow(i) for i in range(len(out))]
-                    for i, m in enumerate(got):
-                        out.shelve(m, i, modify=False)
-                results.append(got)
-            else:
-                results.append([out])
-        ref, ours = results
-        report = {"n_products": [len(ref), len(ours)], "gpuresample_engines": Count.engines,
-                  "gpuresample_tiled_products": Count.tiled,
-                  "inputs_unchanged": sorted(os.listdir(tmp)),
-                  "products": [compare_models(a, b) for a, b in zip(ref, ours, strict=False)]}
-    print(json.dumps(report))
+    reports = []
+    for case in cases if isinstance(cases, list) else [cases]:
+        Count.engines = Count.tiled = 0
+        with tempfile.TemporaryDirectory() as tmp:
+            reports.append(run_case(realdata, case, tmp, Count))
+    print(json.dumps(reports if isinstance(cases, list) else reports[0]))
+
+
+def run_case(realdata, case, tmp, count):
+    """Both steps on one association written into ``tmp``; the comparison report."""
+    import os
+
+    from jwst.datamodels import ModelLibrary
+    from jwst.resample import ResampleStep as JwstStep
+
+    from gpuresample import ResampleStep
+
+    asn = str(write_association(realdata, tmp))
+    results = []
+    for step_class in (JwstStep, ResampleStep):
+        # our extra arguments (tile, backend, ...) go to our step only
+        args = case if step_class is ResampleStep else {k: v for k, v in case.items() if k not in OURS_ONLY}
+        out = step_class.call(asn, **args)
+        if isinstance(out, ModelLibrary):
+            with out:
+                got = [out.borrow(i) for i in range(len(out))]
+                for i, m in enumerate(got):
+                    out.shelve(m, i, modify=False)
+            results.append(got)
+        else:
+            results.append([out])
+    ref, ours = results
+    return {"n_products": [len(ref), len(ours)], "gpuresample_engines": count.engines,
+            "gpuresample_tiled_products": count.tiled,
+            "inputs_unchanged": sorted(os.listdir(tmp)),
+            "products": [compare_models(a, b) for a, b in zip(ref, ours, strict=False)]}
 
 
 if __name__ == "__main__":

@@ -173,7 +173,7 @@ def test_cupy_launch_packs_arguments_for_cupy():
 
     mod = CupyModule(FakeRaw(), kernel_signatures())
     args = (np.zeros(4), np.zeros(4), np.int64(4), np.zeros(4, np.float32), np.zeros(4, np.float32), None, None,
-            np.int32(0), np.float32(0))
+            np.int32(0), np.float32(0), None, np.int32(0), np.zeros(1, np.uint32))
     mod.launch("merge_image", 1, 256, args)
     (name, grid, block, sent), = calls
     assert (name, grid, block) == ("merge_image", (1,), (256,))

@@ -143,7 +143,7 @@ def test_transfers_of_a_jwst_default_run(monkeypatch):
     defaults (pixmap_stepsize="auto"), on the emulator: host->device <= 1.2 x (data, var_rnoise,
     var_poisson, var_flat, dq) + the sparse maps; device->host <= 1.05 x the outputs, and no copy of an
     output array before the end (every other download is an 8-byte miss counter)."""
-    import gpuresample.drizzle_loop as loop
+    import gpuresample.prepared as loop
     from gpuresample.gpu.device import Device
 
     scene8 = dithered_scene(8, (2048, 2048), nstars=30, ngal=30)
@@ -181,3 +181,57 @@ def test_transfers_of_a_jwst_default_run(monkeypatch):
     big = [b for b in downloads if b > 8]
     assert len(big) == len(res.arrays()) and sum(big) == out_bytes  # each output once, at the end
     print(f"h2d {stats['h2d_bytes'] / used:.4f} x inputs, d2h {stats['d2h_bytes'] / out_bytes:.6f} x outputs")
+
+
+def test_phase_timer_sorts_every_transfer_and_launch():
+    """``Device.timing()``: one mark per counted transfer and launch, each in its phase (CUDA events on a
+    GPU, the host clock on the emulator); nothing is timed outside the block."""
+    from gpuresample.backends import get_backend
+
+    dev = get_backend("emulator").device
+    scene = dithered_scene(2, (64, 64), nstars=5, ngal=5)
+    before = STATS.snapshot()
+    with dev.timing() as timer:
+        resample(scene, backend="emulator")
+    counts = STATS.since(before)
+    phases = [p for p, _, _ in timer.marks]
+    assert len(phases) == counts["launches"] + counts["h2d_copies"] + counts["d2h_copies"]
+    assert phases.count("scatter") == 2 and phases.count("prepare") == 2 and phases.count("pixmap") <= 2
+    seconds = timer.seconds()
+    assert all(seconds[p] > 0 for p in ("upload", "prepare", "scatter", "merge", "download"))
+    assert dev.timer is None
+
+
+@pytest.mark.parametrize("kernel", ["point", "turbo", "gaussian", "tophat", "square", "lanczos3"])
+@pytest.mark.parametrize("negative", [False, True], ids=["weights>=0", "some<0"])
+def test_context_bits_from_the_merge_step(kernel, negative):
+    """Kernels whose contributions carry the input weight's sign set the context bit in merge_image (where
+    the image's weight sum is > 0) unless a weight is negative; square and lanczos always per contribution.
+    Either way the context planes are drizzle's, exactly."""
+    rng = np.random.default_rng(3)
+    ny, nx = 30, 34
+    images = []
+    for k in range(3):
+        w = rng.uniform(0.0, 2.0, (ny, nx)).astype(np.float32)
+        w[rng.random((ny, nx)) < 0.2] = 0.0
+        if negative:
+            w[rng.random((ny, nx)) < 0.1] *= -1.0
+        images.append((rng.normal(1.0, 0.2, (ny, nx)).astype(np.float32), w, _identity(ny, nx, 1.3 + k, 2.1 - 0.5 * k)))
+    outs = {}
+    for backend in ("emulator", "cpu"):
+        d = Drizzle(kernel=kernel, out_shape=(36, 40), backend=backend)
+        for data, w, pm in images:
+            with np.errstate(all="ignore"), pytest.warns() if kernel in ("gaussian", "lanczos3") else _nothing():
+                d.add_image(data, exptime=1.0, pixmap=pm, weight_map=w, pixel_scale_ratio=0.8)
+        outs[backend] = d
+        if backend == "emulator":
+            mode = int(d.backend_state.scratch("ctx_mode", 1, np.uint32, clear=False)[0])
+            assert mode == (0 if kernel in ("point", "turbo", "gaussian", "tophat") and not negative else 1)
+    np.testing.assert_array_equal(outs["emulator"].out_ctx, outs["cpu"].out_ctx)
+    assert outs["cpu"].out_ctx.any()
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()

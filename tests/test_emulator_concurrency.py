@@ -39,7 +39,8 @@ def _point_launch(module, threads, n_in=1024 * 1024, n_out=4):
     args = (pixmap, data, weight, None, x1, x2,
             np.int64(nx), np.int64(ny), np.int64(n_out), np.int64(1),
             np.int64(0), np.int64(0), np.int64(n_out), np.int64(1), np.float32(1), np.float32(1),
-            sum_wd, sum_w, None, np.int32(0), None, None, np.int64(0), None, None, np.int64(0), None, nmiss)
+            sum_wd, sum_w, None, np.int32(0), np.ones(1, np.uint32), None, None, np.int64(0), None, None, np.int64(0),
+            None, nmiss)
     module.launch("drizzle_point", grid_size(n_in), BLOCK, args, threads=threads, seed=7)
     return sum_w, n_in // n_out
 

@@ -38,13 +38,13 @@ def test_signatures_and_argument_checks():
     assert {"drizzle_point", "drizzle_square", "drizzle_tophat", "merge_image"} <= set(sigs)
     sig = sigs["merge_image"]
     good = (np.zeros(4), np.zeros(4), np.int64(4), np.zeros(4, np.float32), np.zeros(4, np.float32),
-            None, None, np.int32(0), np.float32(0))
+            None, None, np.int32(0), np.float32(0), None, np.int32(0), np.zeros(1, np.uint32))
     check_args(sig, good)
     with pytest.raises(TypeError, match="numpy int64 scalar"):
         check_args(sig, (*good[:2], 4, *good[3:]))  # a Python int
     with pytest.raises(TypeError, match="must have dtype float32"):
         check_args(sig, (*good[:3], np.zeros(4), *good[4:]))
-    with pytest.raises(TypeError, match="expected 9 arguments"):
+    with pytest.raises(TypeError, match="expected 12 arguments"):
         check_args(sig, good[:-1])
 
 
@@ -331,8 +331,8 @@ def test_drizzle_kernels_share_one_parameter_list():
     names = {k: [p.name for p in sigs[k].params] for k in DRIZZLE_ENTRY_POINTS}
     inputs = ["pixmap", "data", "weight", "dq"]
     grid = ["nx", "ny", "nx_out", "ny_out", "win_x0", "win_y0", "win_nx", "win_ny", "iscale", "wht_scale"]
-    outputs = ["sum_wd", "sum_w", "ctx", "bit", "dq_acc", "data2", "n2", "sum_w2d2", "lin", "nlin", "sum_wlin",
-               "nmiss"]
+    outputs = ["sum_wd", "sum_w", "ctx_plane", "bit", "ctx_mode", "dq_acc", "data2", "n2", "sum_w2d2", "lin", "nlin",
+               "sum_wlin", "nmiss"]
     own = {"drizzle_point": [], "drizzle_square": ["pixfrac"], "drizzle_turbo": ["pfo", "dover_scale"],
            "drizzle_gaussian": ["pfo", "efac", "es"], "drizzle_lanczos": ["pfo", "sdp", "lut", "nlut"],
            "drizzle_tophat": ["pfo"]}
@@ -342,9 +342,10 @@ def test_drizzle_kernels_share_one_parameter_list():
     point = sigs["drizzle_point"].params
     assert [(p.ctype, p.pointer, p.const) for p in point[:4]] == [
         ("double", True, True), ("float", True, True), ("float", True, True), ("unsigned int", True, True)]
-    assert [(p.ctype, p.pointer, p.const) for p in point[-12:]] == [
+    assert [(p.ctype, p.pointer, p.const) for p in point[-13:]] == [
         ("double", True, False), ("double", True, False), ("int", True, False), ("int", False, False),
-        ("unsigned int", True, False), ("float", True, True), ("i64", False, False), ("double", True, False),
+        ("unsigned int", True, True), ("unsigned int", True, False), ("float", True, True), ("i64", False, False),
+        ("double", True, False),
         ("float", True, True), ("i64", False, False), ("double", True, False), ("unsigned long long", True, False)]
 
 

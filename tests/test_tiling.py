@@ -104,10 +104,11 @@ def test_tiles_and_untiled_run_share_one_exposure_loop(nircam, backend, monkeypa
     kernel backends the tiles take the same-pass variance route too (no footprint-box variance drizzles)."""
     import gpuresample.dispatch as dispatch
     import gpuresample.drizzle_loop as loop
+    import gpuresample.prepared as prepared
 
     assert dispatch.drizzle_exposures is loop.drizzle_exposures is tiling.tile.drizzle_exposures
     added, boxes = [], []
-    real_add, real_box = loop.ProductAccumulators.add, loop.resample_variance_box
+    real_add, real_box = loop.ProductAccumulators.add, prepared.resample_variance_box
 
     def add(self, ex, *args):
         added.append((self.window, self.same_pass))
@@ -118,7 +119,7 @@ def test_tiles_and_untiled_run_share_one_exposure_loop(nircam, backend, monkeypa
         return real_box(*args, **kwargs)
 
     monkeypatch.setattr(loop.ProductAccumulators, "add", add)
-    monkeypatch.setattr(loop, "resample_variance_box", box)
+    monkeypatch.setattr(prepared, "resample_variance_box", box)
     kw = dict(COMMON, backend=backend, kernel="lanczos3")
     ref = resample(nircam, **kw)
     untiled = list(added)

@@ -29,6 +29,11 @@ class Backend(Protocol):
         pass cheaply (the kernel backends): the exposure loop then drizzles
         jwst's ``sqrt(variance)`` arrays that way instead of in separate
         footprint-box drizzles.
+    prepares_inputs : bool
+        ``add_image`` makes the weights from ``step.weight_rule``, applies
+        the non-finite rule and takes ``sqrt`` of ``linear_sqrt`` arrays
+        itself (on the device); else :class:`gpuresample.Drizzle` does it on
+        the host first (:func:`gpuresample.step_inputs.host_inputs`).
     xp : module
         The array module of the backend's memory (numpy, or CuPy on CUDA).
     worker_start_method : {"fork", "spawn"}
@@ -40,6 +45,7 @@ class Backend(Protocol):
 
     name: str
     same_pass_linear: bool
+    prepares_inputs: bool
     worker_start_method: str
     xp: object
 
@@ -72,6 +78,9 @@ class Backend(Protocol):
     def asarray(self, a):
         """``a`` as an array of the backend's array module (numpy on the host, CuPy on CUDA)."""
 
+    def device_outputs(self, driz) -> dict:
+        """``driz``'s window outputs where the backend keeps them (see :meth:`gpuresample.Drizzle.device_outputs`)."""
+
     def to_host(self, a) -> np.ndarray:
         """``a`` as a numpy array (a device array is copied to the host)."""
 
@@ -81,6 +90,7 @@ class HostBackend:
 
     name = "host"
     same_pass_linear = False
+    prepares_inputs = False
     worker_start_method = "fork"
     xp = np
 
@@ -110,6 +120,16 @@ class HostBackend:
     def asarray(self, a):
         """numpy: the array itself (no copy when it already is one)."""
         return np.asarray(a)
+
+    def device_outputs(self, driz):
+        """The host arrays' window (views)."""
+        y0, y1, x0, x1 = driz.window
+        sl = (..., slice(y0, y1), slice(x0, x1))
+        host = driz.host_outputs()
+        img2 = host.pop("img2")
+        out = {k: None if a is None else a[sl] for k, a in host.items()}
+        out["img2"] = None if img2 is None else [a[sl] for a in img2]
+        return out
 
     def to_host(self, a):
         """numpy: the array itself."""

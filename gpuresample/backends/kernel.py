@@ -43,6 +43,7 @@ class KernelBackend(HostBackend):
 
     name = "kernel"
     same_pass_linear = True
+    prepares_inputs = True
     worker_start_method = "spawn"
 
     def __init__(self, module):
@@ -72,6 +73,15 @@ class KernelBackend(HostBackend):
         state = driz.backend_state
         if isinstance(state, DeviceOutputs):
             state.to_host(driz)
+
+    def device_outputs(self, driz):
+        """The device-resident outputs (no copy); before any image, the host arrays' window uploaded once."""
+        state = driz.backend_state
+        if not isinstance(state, DeviceOutputs) or state.write_through:
+            state = driz.backend_state = DeviceOutputs(self.device, driz)
+        else:
+            state.follow(driz)
+        return state.window_arrays()
 
     def device_allocator(self):
         """``alloc(shape, dtype, fill)`` on the device (the variance sums of a run live there)."""

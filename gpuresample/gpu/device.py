@@ -17,11 +17,13 @@ aliasing).
 from __future__ import annotations
 
 import logging
+import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["STATS", "Device", "TransferStats"]
+__all__ = ["PHASES", "STATS", "Device", "PhaseTimer", "TransferStats"]
 
 log = logging.getLogger("gpuresample")
 
@@ -54,6 +56,53 @@ class TransferStats:
 #: The process's counters (all kernel backends, all devices of this process).
 STATS = TransferStats()
 
+#: Phases of an image on the device, as :class:`PhaseTimer` reports them.
+PHASES = ("upload", "pixmap", "prepare", "scatter", "merge", "download")
+
+
+def _phase_of(kernel):
+    """The phase a kernel launch belongs to (:data:`PHASES`)."""
+    if kernel == "expand_pixmap":
+        return "pixmap"
+    if kernel == "prepare_inputs":
+        return "prepare"
+    return "merge" if kernel.startswith("merge") else "scatter"
+
+
+class PhaseTimer:
+    """Device time per phase (:data:`PHASES`) of the transfers and launches made while it is on.
+
+    On a GPU each transfer and launch is bracketed by CUDA events on the
+    current stream, so the times are the device's own (host work between
+    them is not counted); on the emulator, where everything is synchronous,
+    by ``time.perf_counter``.  :meth:`seconds` synchronises and sums.
+    """
+
+    def __init__(self, xp):
+        self.xp = xp
+        self.marks = []  # (phase, start, end)
+
+    def start(self):
+        if self.xp is np:
+            return time.perf_counter()
+        ev = self.xp.cuda.Event()
+        ev.record()
+        return ev
+
+    def stop(self, phase, start):
+        self.marks.append((phase, start, self.start()))
+
+    def seconds(self):
+        """``{phase: seconds}`` summed over the marks (every phase present, 0 when unused)."""
+        out = dict.fromkeys(PHASES, 0.0)
+        for phase, a, b in self.marks:
+            if self.xp is np:
+                out[phase] += b - a
+            else:
+                b.synchronize()
+                out[phase] += self.xp.cuda.get_elapsed_time(a, b) / 1e3  # milliseconds
+        return out
+
 
 class Device:
     """Allocation, transfers and launches on one device through array module ``xp``.
@@ -70,6 +119,26 @@ class Device:
         self.xp = xp
         self.module = module
         self._constants = {}
+        self.timer = None  # a PhaseTimer while timing() is on
+
+    @contextmanager
+    def timing(self):
+        """Time the device's phases meanwhile: ``with dev.timing() as t: ...; t.seconds()``."""
+        self.timer = PhaseTimer(self.xp)
+        try:
+            yield self.timer
+        finally:
+            self.timer = None
+
+    @contextmanager
+    def _phase(self, phase):
+        timer = self.timer
+        if timer is None:
+            yield
+            return
+        start = timer.start()
+        yield
+        timer.stop(phase, start)
 
     # -- memory on the device (no transfer)
     def zeros(self, shape, dtype):
@@ -85,6 +154,11 @@ class Device:
         """Zero device array ``a`` in place (a device memset, not a transfer)."""
         a.fill(0)
 
+    @staticmethod
+    def fill(a, value):
+        """Set every element of device array ``a`` to ``value`` (on the device, not a transfer)."""
+        a.fill(value)
+
     # -- transfers (counted)
     def upload(self, a, dtype):
         """Copy host array ``a`` to the device as C-contiguous ``dtype`` (converted on the host first).
@@ -95,24 +169,41 @@ class Device:
         host = np.ascontiguousarray(a, dtype=dtype)
         STATS.h2d_bytes += host.nbytes
         STATS.h2d_copies += 1
-        if self.xp is np:
-            return host.copy()  # a distinct buffer: the "device" array is never the caller's
-        return self.xp.asarray(host)
+        with self._phase("upload"):
+            if self.xp is np:
+                return host.copy()  # a distinct buffer: the "device" array is never the caller's
+            return self.xp.asarray(host)
+
+    def upload_into(self, a, d):
+        """Copy host array ``a`` into the contiguous device array (or slice) ``d`` of as many elements.
+
+        ``a`` is converted to ``d``'s dtype on the host first, as :meth:`upload`.
+        """
+        host = np.ascontiguousarray(a, dtype=d.dtype).reshape(d.shape)
+        STATS.h2d_bytes += host.nbytes
+        STATS.h2d_copies += 1
+        with self._phase("upload"):
+            if self.xp is np:
+                d[...] = host
+            else:
+                d.set(host)
 
     def download(self, d):
         """Copy device array ``d`` to a new numpy array."""
         STATS.d2h_bytes += d.nbytes
         STATS.d2h_copies += 1
-        if self.xp is np:
-            return np.array(d, copy=True)
-        return d.get()
+        with self._phase("download"):
+            if self.xp is np:
+                return np.array(d, copy=True)
+            return d.get()
 
     def download_into(self, d, host_view):
         """Copy device array ``d`` into the host array (or view) ``host_view`` of the same shape."""
         if self.xp is np:
             STATS.d2h_bytes += d.nbytes
             STATS.d2h_copies += 1
-            host_view[...] = d
+            with self._phase("download"):
+                host_view[...] = d
         else:
             host_view[...] = self.download(d)
 
@@ -126,4 +217,5 @@ class Device:
     def launch(self, name, grid, block, args):
         """Launch kernel ``name`` of the module (1-D ``grid`` x ``block``)."""
         STATS.launches += 1
-        self.module.launch(name, grid, block, args)
+        with self._phase(_phase_of(name)):
+            self.module.launch(name, grid, block, args)

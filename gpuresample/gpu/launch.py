@@ -41,6 +41,12 @@ def lanczos_lut(order, step=LANCZOS_LUT_STEP):
     lut[inside] = np.sin(poff) * np.sin(r) / (poff * r)
     return lut
 
+#: Kernels whose contribution weights carry the input weight's sign (a positive
+#: factor times it): with no negative input weight their context bits are set by
+#: merge_image where the image's sum of weights is > 0, not per contribution.
+#: Not square (a folded pixel map gives signed overlap areas) nor lanczos (lobes).
+SIGN_PRESERVING = ("point", "turbo", "gaussian", "tophat")
+
 #: Threads per block (1-D grid-stride kernels).
 BLOCK = 256
 _MAX_BLOCKS = 1 << 15
@@ -94,8 +100,8 @@ class GpuDrizzleKernels:
         lut = self.dev.constant(("lanczos", order), lambda: lanczos_lut(order), np.float64)
         return np.float64(order / psr), np.float64(psr / LANCZOS_LUT_STEP), lut, np.int64(lut.size)
 
-    def _extra_inputs(self, state, step, n_out):
-        """The data2 stack and the linear stack on the device, with their scratch sums."""
+    def _extra_inputs(self, state, step, n_out, lin):
+        """The data2 stack and the (prepared) linear stack on the device, with their scratch sums."""
         ny, nx = step.data.shape
         # data2: a stack of the squared-weight inputs, scaled by iscale**2 in
         # float as drizzle does (a None entry contributes zeros, as in drizzle)
@@ -111,13 +117,56 @@ class GpuDrizzleKernels:
             sum_w2d2 = state.scratch("sum_w2d2", n2 * n_out, np.float64)
         # "linear" arrays: co-added with the data's weights in the same pass
         # (jwst's sqrt(variance) arrays); their per-image means are returned
-        linear = getattr(step, "linear", None) or []
-        nlin = len(linear)
-        lin = sum_wlin = None
-        if nlin:
-            lin = self._up(np.stack([np.asarray(a, np.float32) for a in linear]), np.float32)
-            sum_wlin = state.scratch("sum_wlin", nlin * n_out, np.float64)
+        nlin = len(step.linear or [])
+        sum_wlin = state.scratch("sum_wlin", nlin * n_out, np.float64) if nlin else None
         return (data2, np.int64(n2), sum_w2d2, lin, np.int64(nlin), sum_wlin)
+
+    def _prepare(self, state, step, pixmap, ctx_mode):
+        """``(data, weight, dq, lin)`` on the device, prepared there by ``prepare_inputs``.
+
+        Each array crosses the bus once, as float32 (uint32 DQ): the data,
+        the arrays of ``step.weight_rule`` (its variance only when it is not
+        also one of the ``linear`` arrays, its DQ only when it is not also
+        the propagated one) or the caller's weight map, and the ``linear``
+        arrays, whose square roots are taken on the device with
+        ``linear_sqrt``.  A rule the device cannot reproduce bitwise
+        (float64 variance, signed DQ: ``WeightRule.device_ready``) is
+        evaluated on the host and uploaded as weights.
+        """
+        dev = self.dev
+        ny, nx = step.data.shape
+        n = ny * nx
+        rule = step.weight_rule
+        given = step.weights
+        if rule is not None and not rule.device_ready:
+            given, rule = rule.host_weights(step.pixmap), None
+        data = self._up(step.data, np.float32)
+        dq = self._up(step.dq, np.uint32)
+        linear = step.linear or []
+        lin = state.scratch("lin", len(linear) * n, np.float32, clear=False) if linear else None
+        for m, a in enumerate(linear):
+            dev.upload_into(a, lin[m * n : (m + 1) * n])
+        var = mask_dq = None
+        bad_bits = 0
+        if rule is not None:
+            kind, value = (2 if rule.var is not None else 1), rule.value
+            weight = state.scratch("weight", n, np.float32, clear=False)
+            if rule.var is not None:
+                m = step.weight_var_index
+                var = lin[m * n : (m + 1) * n] if m is not None else self._up(rule.var, np.float32)
+            if rule.bad_bits is not None:
+                bad_bits = rule.bad_bits
+                mask_dq = dq if step.weight_dq_is_dq else self._up(rule.dq, np.uint32)
+        elif given is not None:
+            kind, value, weight = 0, 1.0, self._up(given, np.float32)
+        else:  # drizzle's default: weight 1
+            kind, value, weight = 1, 1.0, state.scratch("weight", n, np.float32, clear=False)
+        region = rule.region if rule is not None and rule.region is not None else None
+        args = (np.int64(n), data, weight, np.int32(kind), np.float32(value), var, mask_dq, np.uint32(bad_bits),
+                pixmap, np.int32(region is not None), *(np.float64(v) for v in (region or (0, 0, 0, 0))),
+                lin, np.int64(len(linear)), np.int32(bool(step.linear_sqrt)), ctx_mode)
+        dev.launch("prepare_inputs", grid_size(n), BLOCK, args)
+        return data, weight, dq, lin
 
     def _pixmap(self, state, step):
         """The pixel map on the device: expanded there from ``step.pixmap_model`` when the step has
@@ -169,14 +218,16 @@ class GpuDrizzleKernels:
                     state.last_linear = [dev.full((wny, wnx), np.nan, np.float32) for _ in range(nlin)]
                 return 0, 0
         pixmap = self._pixmap(state, step)
-        data = self._up(step.data, np.float32)
-        weight = self._up(step.weights, np.float32)
-        dq = self._up(step.dq, np.uint32)
+        # who sets the context bits (drizzle_common.cuh): 1 = each contribution; prepare_inputs
+        # turns a 0 into 1 when it meets a negative weight (a device-side flag: no host sync)
+        ctx_mode = state.scratch("ctx_mode", 1, np.uint32, clear=False)
+        dev.fill(ctx_mode, 0 if step.kernel in SIGN_PRESERVING else 1)
+        data, weight, dq, lin = self._prepare(state, step, pixmap, ctx_mode)
         sum_wd = state.scratch("sum_wd", n_out, np.float64)
         sum_w = state.scratch("sum_w", n_out, np.float64)
         dq_acc = state.scratch("dq_acc", n_out, np.uint32) if dq is not None else None
         nmiss = state.scratch("nmiss", 1, np.uint64)
-        extra = self._extra_inputs(state, step, n_out)
+        extra = self._extra_inputs(state, step, n_out, lin)
         n2 = int(extra[1])
         ctx = None if step.ctx_plane is None else state.out_ctx[step.ctx_plane]
         bit = np.int32(0) if step.ctx_bit is None else np.uint32(1 << step.ctx_bit).view(np.int32)
@@ -189,7 +240,7 @@ class GpuDrizzleKernels:
         nskip = 0
         extra_miss = 0
         n_in = nx * ny
-        outs = (sum_wd, sum_w, ctx, bit, dq_acc, *extra, nmiss)
+        outs = (sum_wd, sum_w, ctx, bit, ctx_mode, dq_acc, *extra, nmiss)
         if step.kernel != "tophat":
             nskip, extra_miss = lim.nskip, lim.nmiss_base
             rows = (self._up(lim.x1, np.int64), self._up(lim.x2, np.int64))
@@ -206,7 +257,7 @@ class GpuDrizzleKernels:
             box = (np.int64(step.xmin), np.int64(step.xmax), np.int64(step.ymin), np.int64(step.ymax))
             dev.launch("drizzle_tophat", grid_size(n_in), BLOCK, (pixmap, data, weight, dq, *box, *common_out, pfo,
                                                                     *outs))
-        del pixmap, data, weight
+        del pixmap, data, weight, lin
         if nlin:
             # per-image weighted means (NaN where this image gave no weight), as a
             # fresh drizzle with fill NaN would produce them; on the device
@@ -229,6 +280,7 @@ class GpuDrizzleKernels:
                 dev.launch("merge_image2", grid_size(n_out), BLOCK, args)
         out_dq = state.out_dq if dq is not None else None
         args = (sum_wd, sum_w, np.int64(n_out), state.out_img.reshape(-1), state.out_wht.reshape(-1),
-                dq_acc, None if out_dq is None else out_dq.reshape(-1), np.int32(do_fill), fill)
+                dq_acc, None if out_dq is None else out_dq.reshape(-1), np.int32(do_fill), fill,
+                None if ctx is None else ctx.reshape(-1), bit, ctx_mode)
         dev.launch("merge_image", grid_size(n_out), BLOCK, args)
         return int(dev.download(nmiss)[0]) + extra_miss, nskip

@@ -30,16 +30,19 @@ __all__ = ["drizzle_product", "products", "run_products"]
 log = logging.getLogger("gpuresample")
 
 
-def drizzle_product(load, n_inputs, grid, params, psr, *, alloc=None, progress=None, workers=1):
+def drizzle_product(load, n_inputs, grid, params, psr, *, alloc=None, progress=None, workers=1, sources=None):
     """Resample exposures ``load(0) .. load(n_inputs - 1)`` onto the whole ``grid``: one product.
 
     ``load(k)`` returns exposure k loaded (a file input is read only then).
     ``alloc(shape, dtype, fill)`` provides the canvas-sized arrays (RAM or
     scratch memory maps); ``progress(k, image, seconds)`` runs after each
     exposure; ``workers >= 2`` lets a forked helper drizzle variances of the
-    next exposure meanwhile (same results).
+    next exposure meanwhile (CPU), or helpers prepare the geometry of the
+    coming exposures from their ``sources`` ``[(wcs, shape)]`` (kernel
+    backends); same results.
     """
-    res = drizzle_exposures(load, n_inputs, grid, params, psr, alloc=alloc, progress=progress, workers=workers)
+    res = drizzle_exposures(load, n_inputs, grid, params, psr, alloc=alloc, progress=progress, workers=workers,
+                            sources=sources)
     if not res.rows:
         raise ValueError("no inputs to resample")
     arrays = res.arrays
@@ -116,7 +119,8 @@ def run_products(images, lazy, grid, params, plan, opts):
                 if opts.single:
                     log.info("single: drizzling exposure group %s (%d inputs)", members[0].group_id, len(members))
                 res = drizzle_product(product.load, len(members), grid, params, psr, alloc=alloc,
-                                      progress=report, workers=opts.workers)
+                                      progress=report, workers=opts.workers,
+                                      sources=[(m.wcs, m.shape) for m in members])
                 if not opts.single and not np.any(res.wht > 0):
                     raise ValueError(no_weight_message(params.kernel, params.pixfrac, psr))
             if stats is not None:

@@ -32,6 +32,7 @@ from .allocation import lazy_zeros, ram_zeros
 from .backends import get_backend
 from .exposure import VARIANCE_NAMES
 from .parallel import VarianceHelper
+from .prefetch import MIN_EXPOSURES, GeometryPrefetch, can_prefetch
 from .prepared import PreparedExposure, input_limits, science_data
 from .products import input_row
 from .restrict import intersect
@@ -269,8 +270,23 @@ def _variance_helper(load, n_inputs, prepare, params, psr, workers, same_pass):
     return VarianceHelper(n_inputs, load, compute, ("var_poisson", "var_flat"))
 
 
+def _geometry_prefetch(sources, grid, params, psr, n_inputs, workers):
+    """Helper processes preparing the exposures' geometry ahead (kernel backends, sparse maps), or None."""
+    if sources is None or workers < 2 or n_inputs < MIN_EXPOSURES or params.pixmap_stepsize == 1:
+        return None
+    if not (get_backend(params.backend).prepares_inputs and can_prefetch()):
+        return None
+    return GeometryPrefetch(sources, grid, params, psr, workers)
+
+
+def _close(helpers, abort=False):
+    for h in helpers:
+        if h is not None:
+            h.close(abort=abort)
+
+
 def drizzle_exposures(load, n_inputs, grid, params, psr, *, window=None, select=None, alloc=None,
-                      progress=None, workers=1):
+                      progress=None, workers=1, sources=None):
     """Drizzle exposures ``load(0) .. load(n_inputs - 1)`` onto ``grid``.
 
     Parameters
@@ -299,9 +315,15 @@ def drizzle_exposures(load, n_inputs, grid, params, psr, *, window=None, select=
     progress : callable, optional
         ``progress(k, image, seconds)`` after each exposure loaded.
     workers : int
-        With ``>= 2`` (CPU backend) a forked helper drizzles the flat and
-        Poisson variances of the next exposure meanwhile; the results do
-        not depend on it.
+        With ``>= 2``, on the CPU backend a forked helper drizzles the flat
+        and Poisson variances of the next exposure meanwhile; on a kernel
+        backend ``workers`` spawned helpers prepare the geometry of the
+        coming exposures (:mod:`gpuresample.prefetch`, forked; needs ``sources``,
+        untiled, at least :data:`~gpuresample.prefetch.MIN_EXPOSURES`).
+        The results do not depend on it.
+    sources : list, optional
+        ``(wcs, shape)`` of every exposure, known before it is loaded (what
+        the geometry helpers need).
 
     Returns
     -------
@@ -310,9 +332,11 @@ def drizzle_exposures(load, n_inputs, grid, params, psr, *, window=None, select=
     alloc = alloc or ram_zeros
     same_pass = params.enable_var and get_backend(params.backend).same_pass_linear
 
+    prefetch = None if select is not None else _geometry_prefetch(sources, grid, params, psr, n_inputs, workers)
+
     def prepare(k, img):
         if select is None:
-            return PreparedExposure(img, grid, params, psr)
+            return PreparedExposure(img, grid, params, psr, geometry=None if prefetch is None else prefetch.get(k))
         return PreparedExposure(img, grid, params, psr, region=window, reach=select[k], box_variances=not same_pass)
 
     acc = ProductAccumulators(grid, params, n_inputs, window, alloc, same_pass)
@@ -343,10 +367,8 @@ def drizzle_exposures(load, n_inputs, grid, params, psr, *, window=None, select=
                 progress(k, img, time.perf_counter() - t0)
             del ex, img
     except BaseException:
-        if helper is not None:
-            helper.close(abort=True)  # an error or Ctrl-C: do not wait on the helper
+        _close((helper, prefetch), abort=True)  # an error or Ctrl-C: do not wait on the helpers
         raise
-    if helper is not None:
-        helper.close()
+    _close((helper, prefetch))
     result.arrays = acc.finish(params, psr)
     return result

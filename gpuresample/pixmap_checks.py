@@ -76,7 +76,14 @@ def scan_limits(pixmap, out_shape, box, kernel):
     """
     if kernel == "tophat":
         return None
-    limits = row_limits(pixmap, out_shape, *box)
+    # a lazy map's model keeps the scans made of it (also by a prefetch helper process)
+    cache = getattr(getattr(pixmap, "model", None), "scans", None)
+    key = (tuple(int(n) for n in out_shape), tuple(int(v) for v in box))
+    limits = None if cache is None else cache.get(key)
+    if limits is None:
+        limits = row_limits(pixmap, out_shape, *box)
+        if cache is not None:
+            cache[key] = limits
     if limits.nan_row is not None:
         j = limits.nan_row
         raise ValueError(

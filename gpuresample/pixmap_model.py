@@ -83,12 +83,15 @@ class SplinePixmap:
             self.row_ok = ((rows >= ylo) & (rows <= yhi)).astype(np.uint8)
         self.out_box = None if out_box is None else tuple(float(v) for lim in out_box[:2] for v in lim)
         self.offset = (0.0, 0.0)
+        #: drizzle's scans of this map, ``{(out_shape, box): RowLimits}`` (pixmap_checks.scan_limits)
+        self.scans = {}
 
     def shifted(self, dx, dy):
         """A copy whose map is ``self``'s minus ``(dx, dy)``."""
         new = object.__new__(SplinePixmap)
         new.__dict__.update(self.__dict__)
         new.offset = (self.offset[0] + float(dx), self.offset[1] + float(dy))
+        new.scans = {}  # another map: another scan
         return new
 
     @property

@@ -61,9 +61,15 @@ class PreparedExposure:
     when nothing is left to drizzle.
     """
 
-    def __init__(self, img, grid, params, psr, region=None, reach=None, box_variances=True):
+    def __init__(self, img, grid, params, psr, region=None, reach=None, box_variances=True, geometry=None):
         self.img = img
         self.rule = weight_rule(img, params.weight_type, params.good_bits)
+        if geometry is not None:  # made ahead by a helper process (gpuresample.prefetch), untiled
+            self._pixmap, self.pixmap_model = None, geometry.pixmap_model
+            self.limits = self.var_limits = geometry.limits
+            self.lands, self.box = geometry.lands, geometry.box
+            self.active = self.lands
+            return
         # The spline of a sparse map travels with it: kernel backends expand it
         # on the device.  An untiled run on one of them does not make the map
         # on the host at all (a tile's masks read every entry).

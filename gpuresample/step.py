@@ -123,10 +123,14 @@ def resample(
         Folder for the scratch files of ``in_memory=False`` (default: the
         system temporary folder).
     workers : "auto" or int
-        Processes for the CPU backend: with 2 (``"auto"`` on a machine with
-        2+ cores) a forked helper drizzles the variance arrays of the next
-        exposure while the main process drizzles the science data.  Results
-        are identical for any value.
+        Helper processes (``"auto"``: 2 on a machine with 2+ cores).  CPU
+        backend: with 2 a forked helper drizzles the variance arrays of the
+        next exposure while the main process drizzles the science data.
+        Kernel backends (untiled, 4+ exposures, sparse pixel maps):
+        ``workers`` forked helpers prepare the geometry of the coming
+        exposures (the WCS on the sparse grid, drizzle's scan) while the
+        device drizzles; they never touch the device.  Results are identical
+        for any value.
     progress : callable, optional
         ``progress(done, total, filename)`` after each exposure is drizzled
         (``done`` counts from 1; with ``single=True`` it runs over all

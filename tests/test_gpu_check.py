@@ -21,8 +21,8 @@ def test_gpu_check_dry_run(tmp_path):
     assert set(report["kernels"]) == {"square", "gaussian", "point", "turbo", "lanczos2", "lanczos3", "tophat"}
     for per_kernel in report["kernels"].values():
         assert all(r["gpix_per_s"] > 0 and r["wall_gpix_per_s"] > 0 for r in per_kernel.values())
-        # the scatter alone is faster than the whole add_image; every phase is reported
-        assert all(r["phases_seconds"]["scatter"] <= r["wall_seconds"] for r in per_kernel.values())
+        # the scatter alone is faster than the whole add_image it was timed in; every phase is reported
+        assert all(r["phases_seconds"]["scatter"] <= r["phases_run_wall_seconds"] for r in per_kernel.values())
         assert all(set(r["phases_seconds"]) == {"upload", "pixmap", "prepare", "scatter", "merge", "download"}
                    for r in per_kernel.values())
     assert report["device_limits"]["copy_gb_per_s"] > 0 and report["device_limits"]["atomic_add_per_s"] > 0

@@ -24,9 +24,11 @@ import numpy as np
 from .allocation import ram_zeros
 from .backends import get_backend
 from .drizzle_args import check_outputs, check_window, context_ids, fill_number, initial_exptime, process_fillval
+from .drizzle_outputs import DrizzleOutputs
 from .drizzle_validate import POINT_KERNEL_PIXFRAC as POINT_KERNEL_PIXFRAC  # re-exported
 from .drizzle_validate import DrizzleStep, validate_add_image
 from .errors import DeviceOutOfMemoryError, NonConservingKernelWarning
+from .gpu.device import is_device_array
 from .kernel_info import FLUX_CONSERVING_KERNELS, normalize_kernel
 from .pixmap_checks import check_pixmap_model, model_pixmap
 from .step_inputs import extend_step, host_inputs
@@ -41,7 +43,7 @@ CTX_PLANE_BITS = 32
 _DEPRECATED_ARG = object()
 
 
-class Drizzle:
+class Drizzle(DrizzleOutputs):
     """Resample and co-add images onto one output grid (the drizzle algorithm).
 
     Same constructor, ``add_image`` signature and properties as
@@ -138,6 +140,7 @@ class Drizzle:
         self._out_img2 = None
         self._ncoadds = 0
         self.last_linear = None
+        self._device_io = False  # the last image came as device arrays: outputs are read there
         #: the backend's own state for this object (a kernel backend keeps the
         #: outputs on the device there); None until a backend sets it
         self.backend_state = None
@@ -188,27 +191,6 @@ class Drizzle:
         fills.update({m: fv for m, a in enumerate(self._out_img2) if a is None})
         self._out_img2 = [np.full(self._out_shape, fv, np.float32) if a is None else a for a in self._out_img2]
 
-    def host_outputs(self):
-        """The host output arrays as they are, without bringing them up to date (for backends).
-
-        ``{"img", "wht", "ctx", "dq", "img2"}`` (None where absent).  A kernel
-        backend may hold newer values on the device: the ``out_*`` properties
-        are what callers read.
-        """
-        return {"img": self._out_img, "wht": self._out_wht, "ctx": self._out_ctx, "dq": self._out_dq,
-                "img2": self._out_img2}
-
-    def device_outputs(self):
-        """The outputs of the window as the backend holds them, without a copy to the host.
-
-        ``{"img", "wht", "ctx", "dq", "img2"}`` (None where absent), shaped
-        like :attr:`window` (``(nplanes, ny, nx)`` for ``ctx``): a kernel
-        backend's device arrays (CuPy with ``backend="cuda"``; no download),
-        the host arrays' window on the CPU backend.  They are the live
-        outputs: the next ``add_image`` updates them.
-        """
-        return self._backend.device_outputs(self)
-
     def _next_ctx_bit(self):
         """Return (plane, bit) of the image being added, growing the planes."""
         if self._disable_ctx:
@@ -258,36 +240,6 @@ class Drizzle:
         if self._window is not None:
             return self._window
         return None if self._out_shape is None else (0, self._out_shape[0], 0, self._out_shape[1])
-
-    @property
-    def out_img(self):
-        """Output resampled image (float32, ``(ny, nx)``)."""
-        self._backend.sync(self)
-        return self._out_img
-
-    @property
-    def out_wht(self):
-        """Output weight image (float32)."""
-        self._backend.sync(self)
-        return self._out_wht
-
-    @property
-    def out_ctx(self):
-        """Output context planes (int32, ``(nplanes, ny, nx)``); bit k of plane p is input 32p+k."""
-        self._backend.sync(self)
-        return self._out_ctx
-
-    @property
-    def out_img2(self):
-        """List of images co-added with squared weights (``data2``), or None."""
-        self._backend.sync(self)
-        return self._out_img2
-
-    @property
-    def out_dq(self):
-        """Bitwise OR of the DQ of the input pixels contributing to each output pixel."""
-        self._backend.sync(self)
-        return self._out_dq
 
     @property
     def total_exptime(self):
@@ -368,6 +320,21 @@ class Drizzle:
         the few pixels it needs, :class:`~gpuresample.pixmap_model.
         LazyPixmap`); the CPU backend evaluates it.
 
+        Device arrays (gpuresample extension): with a kernel backend, the
+        input arrays (``data``, ``pixmap``, ``weight_map``, ``dq``, ``data2``,
+        ``linear``, a ``weight_rule``'s arrays) may be arrays of its device
+        -- CuPy arrays for ``"cuda"``, :class:`~gpuresample.gpu.device.
+        EmulatedDeviceArray` for ``"emulator"`` (``get_backend(...).asarray``
+        makes either).  They are read where they are (never written; a
+        dtype conversion happens on the device) and, when ``data`` is one,
+        the ``out_*`` properties return the device arrays of the outputs
+        (shaped like ``window``) instead of downloading them.  The host
+        still runs drizzle's scan of the map, reading a few hundred pixels
+        of a device ``pixmap`` (:class:`~gpuresample.device_pixmap.
+        DevicePixmap`); without an output shape or a ``pixel_scale_ratio``
+        the whole map is downloaded once.  The CPU backend downloads device
+        arrays once.
+
         Returns
         -------
         nmiss, nskip : int
@@ -445,4 +412,5 @@ class Drizzle:
             self._ctx_id, self._texptime = saved
             raise
         self._ncoadds += 1
+        self._device_io = is_device_array(data) and self._backend.prepares_inputs and not self.caller_outputs
         return nmiss, nskip

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .gpu.device import is_device_array
 from .option_types import pair
 
 __all__ = [
@@ -66,16 +67,18 @@ def fill_number(text):
 
 
 def as_2d_float32(arr, name):
-    a = np.asarray(arr)
+    """``arr`` as a float32 2-D array; a device array (CuPy, emulator) stays one, converted there."""
+    a = arr if is_device_array(arr) else np.asarray(arr)
     if a.ndim != 2:
         raise ValueError(f"'{name}' must be a 2-D array (ny, nx); got shape {a.shape}")
     if a.dtype.kind not in "fiub":
         raise TypeError(f"'{name}' must be a real numeric array; got dtype {a.dtype}")
-    return np.asarray(a, dtype=np.float32)
+    return a.astype(np.float32, copy=False) if is_device_array(a) else np.asarray(a, dtype=np.float32)
 
 
 def check_dq_type(dq, name):
-    dq = np.asarray(dq)
+    """``dq`` as an integer array of at most 32 bits (a device array stays one)."""
+    dq = dq if is_device_array(dq) else np.asarray(dq)
     if dq.dtype.kind not in "iu" or dq.dtype.itemsize > 4:
         raise TypeError(
             f"'{name}' must be an integer array of at most 32 bits (e.g. uint32); got dtype {dq.dtype}"
@@ -183,6 +186,12 @@ def check_outputs(out_shape, out_img, out_wht, out_ctx, out_img2, out_dq):
     become float32 2-D (in place when the dtype matches), ``out_ctx`` int32
     3-D, ``out_dq`` uint32.
     """
+    given = {"out_img": out_img, "out_wht": out_wht, "out_ctx": out_ctx, "out_dq": out_dq,
+             "out_img2": out_img2}
+    for name, a in given.items():
+        if is_device_array(a) or (isinstance(a, list) and any(is_device_array(x) for x in a)):
+            raise TypeError(f"'{name}' is a device array: outputs are given as numpy arrays (a kernel backend "
+                            "keeps its own outputs on the device; read them with Drizzle.device_outputs())")
     shapes = set()
     if out_img is not None:
         out_img = as_2d_float32(out_img, "out_img")

@@ -22,8 +22,8 @@ import warnings
 import numpy as np
 
 from .drizzle_args import as_2d_float32, check_dq_type, finite_positive
+from .gpu.device import is_device_array
 from .pixmap_checks import check_finite_box, check_pixmap, scan_limits
-from .pixmap_model import LazyPixmap
 from .scanner_polygon import APPROX_ZERO, scan_polygon, shrink_box
 from .step_inputs import check_weight_rule
 
@@ -121,7 +121,7 @@ def check_data2(data2, shape, out_img2, ncoadds):
     """
     d2list = None
     if data2 is not None:
-        items = [data2] if isinstance(data2, np.ndarray) else list(data2)
+        items = [data2] if isinstance(data2, np.ndarray) or is_device_array(data2) else list(data2)
         d2list = [
             None if d2 is None or np.size(d2) == 0 else _like_data(d2, f"data2[{k}]", shape)
             for k, d2 in enumerate(items)
@@ -151,7 +151,8 @@ def check_dq(dq, shape):
     """``dq`` as uint32 of ``data``'s ``shape`` (<= 32-bit integers only), or None."""
     if dq is None:
         return None
-    dq = np.asarray(check_dq_type(dq, "dq"), dtype=np.uint32)
+    dq = check_dq_type(dq, "dq")
+    dq = dq.astype(np.uint32, copy=False) if is_device_array(dq) else np.asarray(dq, dtype=np.uint32)
     if dq.shape != shape:
         raise ValueError(f"'dq' shape {dq.shape} is not consistent with 'data' shape {shape}")
     return dq
@@ -368,9 +369,10 @@ def validate_add_image(
     """
     data = check_data(data)
     exptime = finite_positive(exptime, "exptime")
-    if isinstance(pixmap, LazyPixmap) and (out_shape is None or pixel_scale_ratio is None):
-        pixmap = pixmap.materialize()  # the inferred grid and drizzle's ratio estimate read the whole map
     pixmap = check_pixmap(pixmap, data.shape)
+    if hasattr(pixmap, "materialize") and (out_shape is None or pixel_scale_ratio is None):
+        # a lazy or device map: the inferred grid and drizzle's ratio estimate read the whole map
+        pixmap = check_pixmap(pixmap.materialize(), data.shape)
     weights = check_weight_map(weight_map, data.shape)
     weight_rule = check_weight_rule(weight_rule, weight_map, data.shape)
     d2list = check_data2(data2, data.shape, out_img2, ncoadds)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .device_pixmap import DevicePixmap
+from .gpu.device import is_device_array
 from .pixmap_model import FAR, LazyPixmap, SplinePixmap
 from .scanner import row_limits
 from .scanner_polygon import shrink_box
@@ -30,23 +32,27 @@ def check_pixmap(pixmap, shape):
     """``pixmap`` as float64 ``(ny, nx, 2)`` matching ``data``'s ``shape``; coordinates beyond
     :data:`MAX_PIXMAP_COORD` (or infinite) become NaN, in a copy.  A
     :class:`~gpuresample.pixmap_model.LazyPixmap` is returned as it is (its
-    model has no such values)."""
+    model has no such values); a device array (CuPy, emulator) is checked on
+    the device and returned as a :class:`~gpuresample.device_pixmap.DevicePixmap`."""
     ny, nx = shape
     if isinstance(pixmap, LazyPixmap):
         if pixmap.shape != (ny, nx, 2):
             raise ValueError(f"'pixmap_model' describes a {pixmap.shape[:2]} input; 'data' is {(ny, nx)}")
         return pixmap
-    pixmap = np.asarray(pixmap, dtype=np.float64)
+    on_device = is_device_array(pixmap)
+    pixmap = pixmap.astype(np.float64, copy=False) if on_device else np.asarray(pixmap, dtype=np.float64)
     if pixmap.shape != (ny, nx, 2):
         raise ValueError(
             f"'pixmap' must have shape (ny, nx, 2) = {(ny, nx, 2)} matching 'data'; "
             f"got {pixmap.shape}"
         )
     with np.errstate(invalid="ignore"):
-        far = np.abs(pixmap) > MAX_PIXMAP_COORD  # inf too; NaN stays NaN
-    if far.any():
+        far = abs(pixmap) > MAX_PIXMAP_COORD  # inf too; NaN stays NaN (on the device for a device map)
+    if bool(far.any()):
         pixmap = pixmap.copy()  # never the caller's array
         pixmap[far] = np.nan
+    if on_device:
+        return DevicePixmap(pixmap if pixmap.flags.c_contiguous else pixmap.copy(order="C"))
     return pixmap
 
 

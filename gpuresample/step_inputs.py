@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from .drizzle_args import as_2d_float32
+from .gpu.device import host_copy, is_device_array
 
-__all__ = ["check_linear", "check_weight_rule", "extend_step", "host_inputs", "zero_weight_non_finite"]
+__all__ = ["check_linear", "check_weight_rule", "extend_step", "host_inputs", "inputs_on_host",
+           "zero_weight_non_finite"]
 
 
 def check_weight_rule(weight_rule, weight_map, shape):
@@ -69,8 +71,7 @@ def host_inputs(step):
     """
     if step.host_ready:
         return step
-    if hasattr(step.pixmap, "materialize"):  # a LazyPixmap: the host backends read the whole map
-        step.pixmap = step.pixmap.materialize()
+    inputs_on_host(step)
     weights = step.weights
     if step.weight_rule is not None:
         weights = step.weight_rule.host_weights(step.pixmap)
@@ -79,6 +80,29 @@ def host_inputs(step):
         with np.errstate(invalid="ignore"):  # a negative variance: NaN, as jwst's sqrt
             step.linear = [np.sqrt(a) for a in step.linear]
     step.weight_rule, step.linear_sqrt, step.host_ready = None, False, True
+    return step
+
+
+def inputs_on_host(step):
+    """Make every input of ``step`` a host array, for a backend that computes on the host.
+
+    A lazy or device pixel map (:class:`~gpuresample.pixmap_model.LazyPixmap`,
+    :class:`~gpuresample.device_pixmap.DevicePixmap`) is made whole on the
+    host, device arrays (CuPy, emulator) are downloaded once (counted).
+    """
+    if hasattr(step.pixmap, "materialize"):
+        step.pixmap = step.pixmap.materialize()
+
+    def host(a):
+        return a if a is None or not is_device_array(a) else host_copy(a)
+
+    step.data, step.weights, step.dq = host(step.data), host(step.weights), host(step.dq)
+    if step.data2 is not None:
+        step.data2 = [host(a) for a in step.data2]
+    if step.linear is not None:
+        step.linear = [host(a) for a in step.linear]
+    if step.weight_rule is not None:
+        step.weight_rule = step.weight_rule.on_host()
     return step
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from .dqflags import good_pixel_mask, parse_good_bits
 from .exposure import measurement_time
+from .gpu.device import host_copy, is_device_array
 
 __all__ = ["WEIGHT_TYPES", "WeightRule", "driz_weight", "weight_rule"]
 
@@ -86,6 +87,13 @@ class WeightRule:
         y0, y1, x0, x1 = region
         bounds = (x0 - 0.5 - reach, x1 - 0.5 + reach, y0 - 0.5 - reach, y1 - 0.5 + reach)
         return replace(self, region=bounds)
+
+    def on_host(self):
+        """This rule with numpy arrays: device arrays (CuPy, emulator) downloaded (counted); else itself."""
+        if not (is_device_array(self.var) or is_device_array(self.dq)):
+            return self
+        return replace(self, var=None if self.var is None else host_copy(self.var),
+                       dq=None if self.dq is None else host_copy(self.dq))
 
     def host_weights(self, pixmap=None):
         """The float32 weights evaluated on the host, once (``pixmap`` ``(ny, nx, 2)`` is needed with a region)."""

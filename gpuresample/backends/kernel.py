@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gpu.device import STATS, Device
+from ..gpu.device import STATS, Device, is_device_array
 from ..gpu.launch import GpuDrizzleKernels
 from .base import HostBackend
 from .device_outputs import DeviceOutputs
@@ -92,9 +92,11 @@ class KernelBackend(HostBackend):
         return STATS
 
     def asarray(self, a):
-        """``a`` on the device (counted as an upload unless it already is a device array)."""
-        if self.xp is not np and isinstance(a, self.xp.ndarray):
-            return a
+        """``a`` on the device: a CuPy array (``cuda``) or an :class:`~gpuresample.gpu.device.
+        EmulatedDeviceArray` (``emulator``); counted as an upload unless it already is one."""
+        if is_device_array(a):
+            return self.device.upload(a, a.dtype, readonly=True)
+        a = np.asarray(a)
         return self.device.upload(a, a.dtype)
 
     def to_host(self, a):

@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["PHASES", "STATS", "Device", "PhaseTimer", "TransferStats"]
+__all__ = ["PHASES", "STATS", "Device", "EmulatedDeviceArray", "PhaseTimer", "TransferStats", "host_copy",
+           "is_device_array"]
 
 log = logging.getLogger("gpuresample")
 
@@ -37,6 +38,8 @@ class TransferStats:
     d2h_bytes: int = 0
     d2h_copies: int = 0
     launches: int = 0
+    #: copies made on the device of arrays the caller passed as device arrays (no bus crossed)
+    d2d_bytes: int = 0
 
     def snapshot(self):
         """A copy of the counters now."""
@@ -55,6 +58,34 @@ class TransferStats:
 
 #: The process's counters (all kernel backends, all devices of this process).
 STATS = TransferStats()
+
+
+class EmulatedDeviceArray(np.ndarray):
+    """An array in the emulator's "device" memory: what a CuPy array is on a GPU.
+
+    The emulator's :class:`Device` makes its arrays of this numpy subclass,
+    so that an array a caller got from it (``backend.asarray``,
+    ``Drizzle.device_outputs``, ``resample(output="device")``) is told apart
+    from a host array when it comes back as an input: it is used where it is,
+    not uploaded (and not counted as a transfer), as a CuPy array on a GPU.
+    Arithmetic on it stays on the "device" (numpy keeps the subclass).
+    """
+
+
+def is_device_array(a):
+    """True for a CuPy array or an :class:`EmulatedDeviceArray` (without importing CuPy)."""
+    if isinstance(a, EmulatedDeviceArray):
+        return True
+    return type(a).__module__.partition(".")[0] in ("cupy", "cupy_backends")
+
+
+def host_copy(a):
+    """A numpy copy of device array ``a`` (counted as a download); other arrays as numpy, uncopied."""
+    if not is_device_array(a):
+        return np.asarray(a)
+    STATS.d2h_bytes += a.nbytes
+    STATS.d2h_copies += 1
+    return np.array(a, copy=True) if isinstance(a, EmulatedDeviceArray) else a.get()
 
 #: Phases of an image on the device, as :class:`PhaseTimer` reports them.
 PHASES = ("upload", "pixmap", "prepare", "scatter", "merge", "download")
@@ -141,13 +172,20 @@ class Device:
         timer.stop(phase, start)
 
     # -- memory on the device (no transfer)
+    def mark(self, a):
+        """``a`` (an array the launch code made with ``xp``) as a device array: on the emulator a
+        view of type :class:`EmulatedDeviceArray`, so that it is recognised when it comes back."""
+        if self.xp is np and not isinstance(a, EmulatedDeviceArray):
+            return a.view(EmulatedDeviceArray)
+        return a
+
     def zeros(self, shape, dtype):
         """A zeroed device array."""
-        return self.xp.zeros(shape, dtype)
+        return self.mark(self.xp.zeros(shape, dtype))
 
     def full(self, shape, value, dtype):
         """A device array filled with ``value``."""
-        return self.xp.full(shape, value, dtype)
+        return self.mark(self.xp.full(shape, value, dtype))
 
     @staticmethod
     def clear(a):
@@ -160,25 +198,46 @@ class Device:
         a.fill(value)
 
     # -- transfers (counted)
-    def upload(self, a, dtype):
+    def upload(self, a, dtype, readonly=False):
         """Copy host array ``a`` to the device as C-contiguous ``dtype`` (converted on the host first).
 
         Converting before the copy means the bus carries exactly the bytes the
-        kernels read (a float64 input travels as float32, once).
+        kernels read (a float64 input travels as float32, once).  A device
+        array ``a`` (:func:`is_device_array`) crosses no bus: it is converted
+        on the device, and copied there (counted in ``d2d_bytes``) unless
+        ``readonly`` (the kernels only read it) and it already has ``dtype``
+        and C order -- a caller's device array is never written.
         """
+        if is_device_array(a):
+            return self._on_device(a, dtype, readonly)
         host = np.ascontiguousarray(a, dtype=dtype)
         STATS.h2d_bytes += host.nbytes
         STATS.h2d_copies += 1
         with self._phase("upload"):
             if self.xp is np:
-                return host.copy()  # a distinct buffer: the "device" array is never the caller's
+                return self.mark(host.copy())  # a distinct buffer: the "device" array is never the caller's
             return self.xp.asarray(host)
+
+    def _on_device(self, a, dtype, readonly):
+        if not isinstance(a, self.xp.ndarray):
+            raise TypeError(f"a {type(a).__module__}.{type(a).__name__} array cannot be used by the "
+                            f"{'emulator' if self.xp is np else 'CUDA'} backend: pass numpy arrays or arrays "
+                            "of this backend's device")
+        if readonly and a.dtype == dtype and a.flags.c_contiguous:
+            return a
+        STATS.d2d_bytes += a.size * np.dtype(dtype).itemsize
+        return self.mark(self.xp.array(a, dtype=dtype, order="C", copy=True))
 
     def upload_into(self, a, d):
         """Copy host array ``a`` into the contiguous device array (or slice) ``d`` of as many elements.
 
-        ``a`` is converted to ``d``'s dtype on the host first, as :meth:`upload`.
+        ``a`` is converted to ``d``'s dtype on the host first, as :meth:`upload`;
+        a device array ``a`` is copied on the device (``d2d_bytes``).
         """
+        if is_device_array(a):
+            STATS.d2d_bytes += d.nbytes
+            d[...] = a.reshape(d.shape)
+            return
         host = np.ascontiguousarray(a, dtype=d.dtype).reshape(d.shape)
         STATS.h2d_bytes += host.nbytes
         STATS.h2d_copies += 1
@@ -210,7 +269,7 @@ class Device:
     def constant(self, key, make, dtype):
         """A small read-only table uploaded once per device (``make()`` builds it on the host)."""
         if key not in self._constants:
-            self._constants[key] = self.upload(make(), dtype)
+            self._constants[key] = self.upload(make(), dtype, readonly=True)
         return self._constants[key]
 
     # -- kernels (counted)

@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from ..scanner import row_limits
+from .device import is_device_array
 
 __all__ = ["BLOCK", "LANCZOS_LUT_STEP", "GpuDrizzleKernels", "grid_size", "lanczos_lut"]
 
@@ -75,8 +76,9 @@ class GpuDrizzleKernels:
         """The loaded kernels (``launch(name, grid, block, args)``)."""
         return self.dev.module
 
-    def _up(self, a, dtype):
-        return None if a is None else self.dev.upload(a, dtype)
+    def _up(self, a, dtype, readonly=False):
+        """``a`` on the device (None stays None); see :meth:`Device.upload` for device arrays."""
+        return None if a is None else self.dev.upload(a, dtype, readonly)
 
     def _shape_args(self, step):
         """Kernel-size arguments, computed as drizzle does (its pscale_ratio is a float).
@@ -109,11 +111,18 @@ class GpuDrizzleKernels:
         data2 = sum_w2d2 = None
         if n2:
             iscale2 = np.float32(np.float32(step.iscale) * np.float32(step.iscale))
-            stack = np.zeros((n2, ny, nx), np.float32)
-            for m, a in enumerate(step.data2):
-                if a is not None:
-                    stack[m] = a * iscale2
-            data2 = self._up(stack, np.float32)
+            if any(is_device_array(a) for a in step.data2):
+                # the caller's device arrays: the stack is made on the device
+                data2 = self.dev.zeros((n2, ny, nx), np.float32)
+                for m, a in enumerate(step.data2):
+                    if a is not None:
+                        data2[m] = self._up(a, np.float32, readonly=True) * iscale2
+            else:
+                stack = np.zeros((n2, ny, nx), np.float32)
+                for m, a in enumerate(step.data2):
+                    if a is not None:
+                        stack[m] = a * iscale2
+                data2 = self._up(stack, np.float32)
             sum_w2d2 = state.scratch("sum_w2d2", n2 * n_out, np.float64)
         # "linear" arrays: co-added with the data's weights in the same pass
         # (jwst's sqrt(variance) arrays); their per-image means are returned
@@ -139,9 +148,10 @@ class GpuDrizzleKernels:
         rule = step.weight_rule
         given = step.weights
         if rule is not None and not rule.device_ready:
-            given, rule = rule.host_weights(step.pixmap), None
+            pixmap_host = step.pixmap.materialize() if hasattr(step.pixmap, "materialize") else step.pixmap
+            given, rule = rule.on_host().host_weights(pixmap_host if rule.region is not None else None), None
         data = self._up(step.data, np.float32)
-        dq = self._up(step.dq, np.uint32)
+        dq = self._up(step.dq, np.uint32, readonly=True)
         linear = step.linear or []
         lin = state.scratch("lin", len(linear) * n, np.float32, clear=False) if linear else None
         for m, a in enumerate(linear):
@@ -153,10 +163,10 @@ class GpuDrizzleKernels:
             weight = state.scratch("weight", n, np.float32, clear=False)
             if rule.var is not None:
                 m = step.weight_var_index
-                var = lin[m * n : (m + 1) * n] if m is not None else self._up(rule.var, np.float32)
+                var = lin[m * n : (m + 1) * n] if m is not None else self._up(rule.var, np.float32, readonly=True)
             if rule.bad_bits is not None:
                 bad_bits = rule.bad_bits
-                mask_dq = dq if step.weight_dq_is_dq else self._up(rule.dq, np.uint32)
+                mask_dq = dq if step.weight_dq_is_dq else self._up(rule.dq, np.uint32, readonly=True)
         elif given is not None:
             kind, value, weight = 0, 1.0, self._up(given, np.float32)
         else:  # drizzle's default: weight 1
@@ -172,8 +182,11 @@ class GpuDrizzleKernels:
         """The pixel map on the device: expanded there from ``step.pixmap_model`` when the step has
         one (a few kB cross the bus), else uploaded (16 bytes per input pixel)."""
         model = getattr(step, "pixmap_model", None)
+        on_device = getattr(step.pixmap, "device_array", None)  # a caller's map on the device (DevicePixmap)
+        if on_device is not None:
+            return on_device
         if model is None:
-            return self._up(step.pixmap, np.float64)
+            return self._up(step.pixmap, np.float64, readonly=True)
         ny, nx = model.shape
         out = state.scratch("pixmap", ny * nx * 2, np.float64, clear=False)
         up = self._up
@@ -265,8 +278,8 @@ class GpuDrizzleKernels:
             sw = sum_w.reshape(wny, wnx)
             with np.errstate(invalid="ignore", divide="ignore"):  # numpy (emulator) warns for 0/0
                 state.last_linear = [
-                    xp.where(sw != 0, sum_wlin[m * n_out : (m + 1) * n_out].reshape(wny, wnx) / sw, np.nan)
-                    .astype(np.float32) for m in range(nlin)
+                    dev.mark(xp.where(sw != 0, sum_wlin[m * n_out : (m + 1) * n_out].reshape(wny, wnx) / sw,
+                                      np.nan).astype(np.float32)) for m in range(nlin)
                 ]
         do_fill = step.fillval != "INDEF"
         fill = np.float32(float(step.fillval)) if do_fill else np.float32(0)

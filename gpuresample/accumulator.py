@@ -29,6 +29,7 @@ from .drizzle_validate import POINT_KERNEL_PIXFRAC as POINT_KERNEL_PIXFRAC  # re
 from .drizzle_validate import DrizzleStep, validate_add_image
 from .errors import DeviceOutOfMemoryError, NonConservingKernelWarning
 from .gpu.device import is_device_array
+from .gpu.streams import PendingCounts
 from .kernel_info import FLUX_CONSERVING_KERNELS, normalize_kernel
 from .pixmap_checks import check_pixmap_model, model_pixmap
 from .step_inputs import extend_step, host_inputs
@@ -277,6 +278,7 @@ class Drizzle(DrizzleOutputs):
         pixmap_model=None,
         weight_rule=None,
         linear_sqrt=False,
+        wait=True,
     ):
         """Resample ``data`` with ``pixmap`` and co-add it to the outputs.
 
@@ -335,10 +337,18 @@ class Drizzle(DrizzleOutputs):
         the whole map is downloaded once.  The CPU backend downloads device
         arrays once.
 
+        ``wait=False`` (gpuresample extension): return a
+        :class:`~gpuresample.gpu.streams.PendingCounts` instead of the
+        counts; its ``result()`` gives them.  A kernel backend then does not
+        wait for the device at the end of the image (drizzle's miss counter
+        is read back only when asked), so the host prepares the next image
+        while the device drizzles this one -- what ``resample()`` does.
+
         Returns
         -------
         nmiss, nskip : int
-            Input pixels and input lines that did not contribute.
+            Input pixels and input lines that did not contribute
+            (with ``wait=False``: a ``PendingCounts`` of them).
 
         Raises
         ------
@@ -393,7 +403,7 @@ class Drizzle(DrizzleOutputs):
                 stacklevel=2,
             )
         try:
-            nmiss, nskip = self._backend.add_image(self, step)
+            counts = self._backend.add_image(self, step)
         except DeviceOutOfMemoryError as exc:
             # A GPU backend writes the outputs only after a successful image,
             # so they are untouched here.  "auto" falls back to the CPU;
@@ -407,10 +417,12 @@ class Drizzle(DrizzleOutputs):
             self._backend = get_backend("cpu")
             host_inputs(step)
             self._backend.check(self, step)
-            nmiss, nskip = self._backend.add_image(self, step)
+            counts = self._backend.add_image(self, step)
         except BaseException:
             self._ctx_id, self._texptime = saved
             raise
         self._ncoadds += 1
         self._device_io = is_device_array(data) and self._backend.prepares_inputs and not self.caller_outputs
-        return nmiss, nskip
+        if not isinstance(counts, PendingCounts):
+            counts = PendingCounts.ready(*counts)  # a host backend's counts
+        return counts.result() if wait else counts

@@ -146,7 +146,9 @@ class ProductAccumulators:
         the stcal adapter's ``add_model_hook``.
         """
         img = ex.img
-        kw = ex.drizzle_args(params, psr)
+        # wait=False: the counts are not used, so nothing makes the host wait for the device
+        # between images (a kernel backend's miss counter stays unread)
+        kw = dict(ex.drizzle_args(params, psr), wait=False)
         names = [n for n in VARIANCE_NAMES if getattr(img, n) is not None] if self.same_pass else []
         dq = img.dq if params.propagate_dq else None
         if names:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .errors import OutputTooLargeError
 from .exposure import VARIANCE_NAMES
+from .gpu.streams import SLOTS
 
 __all__ = [
     "DEFAULT_TILE",
@@ -109,17 +110,20 @@ def device_estimate(out_shape, max_input_pixels, *, n_data2=0, n_linear=0, propa
     device copies of the outputs (image, weight, one context plane, DQ,
     ``data2`` outputs, the per-image means of the ``linear`` arrays), the
     float64 accumulators (sums of w*d and w, DQ bits, sums of w**2 * data2
-    and of w * linear) and the exposure's inputs (pixel map, data, weights,
-    DQ, data2, linear, per-row limits).
+    and of w * linear), the pixel map expanded on the device and the weights
+    made there, and the staged inputs (data, a DQ array, the map, data2,
+    linear, per-row limits) -- twice: exposure k+1 is staged in the other slot while
+    exposure k drizzles (:mod:`gpuresample.gpu.streams`).
     """
     n = int(out_shape[0]) * int(out_shape[1])
     m = int(max_input_pixels)
     est = {
         "outputs": n * (8 + (4 if enable_ctx else 0) + (4 if propagate_dq else 0) + 4 * n_data2 + 4 * n_linear),
         "accumulators": n * (16 + (4 if propagate_dq else 0) + 8 * n_data2 + 8 * n_linear),
-        # + drizzle's per-row scan limits: two int64 per input row (rows of a square input)
-        "inputs": m * (16 + 4 + 4 + (4 if propagate_dq else 0) + 4 * n_data2 + 4 * n_linear)
-        + 16 * (math.isqrt(m) + 1),
+        "pixmap and weights": m * (16 + 4),
+        # data, a DQ array, a float64 map (pixmap_stepsize=1; else the few kB of its model: an
+        # upper bound), data2, linear + drizzle's per-row scan limits: two int64 per input row
+        "staged inputs": SLOTS * (m * (4 + 4 + 16 + 4 * n_data2 + 4 * n_linear) + 16 * (math.isqrt(m) + 1)),
     }
     if n_linear:
         est["temporaries"] = 8 * n  # the float64 quotient of one mean (xp.where)

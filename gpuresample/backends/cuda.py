@@ -74,7 +74,3 @@ class CudaBackend(KernelBackend):
         except self.xp.cuda.memory.OutOfMemoryError as exc:
             raise DeviceOutOfMemoryError(str(exc)) from exc
 
-    def _run(self, staged, step):
-        result = self.kernels.add_image(staged, step)
-        self.xp.cuda.Device().synchronize()
-        return result

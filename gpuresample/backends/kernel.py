@@ -54,7 +54,8 @@ class KernelBackend(HostBackend):
         return self.kernels.add_image(state, step)
 
     def add_image(self, driz, step):
-        """Run the kernels on ``driz``'s device-resident outputs; return ``(nmiss, nskip)``."""
+        """Run the kernels on ``driz``'s device-resident outputs; return the image's
+        :class:`~gpuresample.gpu.streams.PendingCounts` (``(nmiss, nskip)`` when read)."""
         state = driz.backend_state
         if not isinstance(state, DeviceOutputs) or state.write_through:
             state = DeviceOutputs(self.device, driz)

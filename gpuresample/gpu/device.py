@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .streams import CheckedTimeline, CudaTimeline, Staging
+
 __all__ = ["PHASES", "STATS", "Device", "EmulatedDeviceArray", "PhaseTimer", "TransferStats", "host_copy",
            "is_device_array"]
 
@@ -113,15 +115,16 @@ class PhaseTimer:
         self.xp = xp
         self.marks = []  # (phase, start, end)
 
-    def start(self):
+    def start(self, stream=None):
+        """A start mark: now (emulator), or an event recorded on ``stream`` (default: the current one)."""
         if self.xp is np:
             return time.perf_counter()
         ev = self.xp.cuda.Event()
-        ev.record()
+        ev.record(stream)
         return ev
 
-    def stop(self, phase, start):
-        self.marks.append((phase, start, self.start()))
+    def stop(self, phase, start, stream=None):
+        self.marks.append((phase, start, self.start(stream)))
 
     def seconds(self):
         """``{phase: seconds}`` summed over the marks (every phase present, 0 when unused)."""
@@ -151,6 +154,9 @@ class Device:
         self.module = module
         self._constants = {}
         self.timer = None  # a PhaseTimer while timing() is on
+        #: the two streams (checked on the emulator) and the double-buffered input staging
+        self.timeline = CheckedTimeline() if xp is np else CudaTimeline(xp)
+        self.staging = Staging(self, self.timeline)
 
     @contextmanager
     def timing(self):
@@ -162,14 +168,15 @@ class Device:
             self.timer = None
 
     @contextmanager
-    def _phase(self, phase):
+    def _phase(self, phase, copy_stream=False):
         timer = self.timer
         if timer is None:
             yield
             return
-        start = timer.start()
+        stream = self.timeline.copy_stream if copy_stream and self.xp is not np else None
+        start = timer.start(stream)
         yield
-        timer.stop(phase, start)
+        timer.stop(phase, start, stream)
 
     # -- memory on the device (no transfer)
     def mark(self, a):
@@ -266,6 +273,20 @@ class Device:
         else:
             host_view[...] = self.download(d)
 
+    def counted_h2d(self, nbytes, copy):
+        """Run ``copy()`` (an asynchronous copy to the device on the copy stream), counted and timed."""
+        STATS.h2d_bytes += nbytes
+        STATS.h2d_copies += 1
+        with self._phase("upload", copy_stream=True):
+            return copy()
+
+    def counted_d2h(self, nbytes, copy):
+        """Run ``copy()`` (an asynchronous copy to pinned host memory on the compute stream), counted."""
+        STATS.d2h_bytes += nbytes
+        STATS.d2h_copies += 1
+        with self._phase("download"):
+            return copy()
+
     def constant(self, key, make, dtype):
         """A small read-only table uploaded once per device (``make()`` builds it on the host)."""
         if key not in self._constants:
@@ -276,5 +297,8 @@ class Device:
     def launch(self, name, grid, block, args):
         """Launch kernel ``name`` of the module (1-D ``grid`` x ``block``)."""
         STATS.launches += 1
+        if self.timeline.checked:
+            self.staging.check_reads(args)
         with self._phase(_phase_of(name)):
             self.module.launch(name, grid, block, args)
+        self.timeline.launched()

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..scanner import row_limits
 from .device import is_device_array
+from .streams import PendingCounts
 
 __all__ = ["BLOCK", "LANCZOS_LUT_STEP", "GpuDrizzleKernels", "grid_size", "lanczos_lut"]
 
@@ -76,10 +77,6 @@ class GpuDrizzleKernels:
         """The loaded kernels (``launch(name, grid, block, args)``)."""
         return self.dev.module
 
-    def _up(self, a, dtype, readonly=False):
-        """``a`` on the device (None stays None); see :meth:`Device.upload` for device arrays."""
-        return None if a is None else self.dev.upload(a, dtype, readonly)
-
     def _shape_args(self, step):
         """Kernel-size arguments, computed as drizzle does (its pscale_ratio is a float).
 
@@ -102,60 +99,87 @@ class GpuDrizzleKernels:
         lut = self.dev.constant(("lanczos", order), lambda: lanczos_lut(order), np.float64)
         return np.float64(order / psr), np.float64(psr / LANCZOS_LUT_STEP), lut, np.int64(lut.size)
 
-    def _extra_inputs(self, state, step, n_out, lin):
-        """The data2 stack and the (prepared) linear stack on the device, with their scratch sums."""
-        ny, nx = step.data.shape
-        # data2: a stack of the squared-weight inputs, scaled by iscale**2 in
-        # float as drizzle does (a None entry contributes zeros, as in drizzle)
-        n2 = 0 if step.data2 is None else len(step.data2)
-        data2 = sum_w2d2 = None
-        if n2:
-            iscale2 = np.float32(np.float32(step.iscale) * np.float32(step.iscale))
-            if any(is_device_array(a) for a in step.data2):
-                # the caller's device arrays: the stack is made on the device
-                data2 = self.dev.zeros((n2, ny, nx), np.float32)
-                for m, a in enumerate(step.data2):
-                    if a is not None:
-                        data2[m] = self._up(a, np.float32, readonly=True) * iscale2
-            else:
-                stack = np.zeros((n2, ny, nx), np.float32)
-                for m, a in enumerate(step.data2):
-                    if a is not None:
-                        stack[m] = a * iscale2
-                data2 = self._up(stack, np.float32)
-            sum_w2d2 = state.scratch("sum_w2d2", n2 * n_out, np.float64)
-        # "linear" arrays: co-added with the data's weights in the same pass
-        # (jwst's sqrt(variance) arrays); their per-image means are returned
-        nlin = len(step.linear or [])
-        sum_wlin = state.scratch("sum_wlin", nlin * n_out, np.float64) if nlin else None
-        return (data2, np.int64(n2), sum_w2d2, lin, np.int64(nlin), sum_wlin)
+    def _put(self, name, a, dtype, readonly=True):
+        """Host array ``a`` staged in the image's slot (:mod:`.streams`); a device array used where it
+        is (copied on the device unless ``readonly``); None stays None."""
+        if a is None:
+            return None
+        if is_device_array(a):
+            return self.dev.upload(a, dtype, readonly)
+        return self.dev.staging.put(name, a, dtype)
 
-    def _prepare(self, state, step, pixmap, ctx_mode):
-        """``(data, weight, dq, lin)`` on the device, prepared there by ``prepare_inputs``.
+    def _put_stack(self, name, arrays, dtype, n):
+        """``arrays`` (each ``n`` elements) one after another in one device buffer (written by the kernels)."""
+        if not any(is_device_array(a) for a in arrays):
+            return self.dev.staging.put_stack(name, arrays, dtype, n)
+        out = self.dev.zeros(len(arrays) * n, dtype)  # device arrays among them: stacked on the device
+        for m, a in enumerate(arrays):
+            if a is not None:
+                self.dev.upload_into(a, out[m * n : (m + 1) * n])
+        return out
+
+    def _stage(self, step, lim):
+        """Every input of the image on the device, the host's staged in one slot (one copy each, on the
+        copy stream); ``{name: device array}``.
 
         Each array crosses the bus once, as float32 (uint32 DQ): the data,
         the arrays of ``step.weight_rule`` (its variance only when it is not
         also one of the ``linear`` arrays, its DQ only when it is not also
-        the propagated one) or the caller's weight map, and the ``linear``
-        arrays, whose square roots are taken on the device with
-        ``linear_sqrt``.  A rule the device cannot reproduce bitwise
-        (float64 variance, signed DQ: ``WeightRule.device_ready``) is
-        evaluated on the host and uploaded as weights.
+        the propagated one) or the caller's weight map, the ``linear``
+        arrays, the ``data2`` stack, drizzle's scan rows and the pixel map's
+        model (a few kB) or the map (16 bytes per input pixel).  A rule the
+        device cannot reproduce bitwise (float64 variance, signed DQ:
+        ``WeightRule.device_ready``) is evaluated on the host and staged as
+        weights.
         """
-        dev = self.dev
         ny, nx = step.data.shape
         n = ny * nx
-        rule = step.weight_rule
-        given = step.weights
+        put = self._put
+        staged = {"rule": step.weight_rule, "given": step.weights}
+        rule = staged["rule"]
         if rule is not None and not rule.device_ready:
             pixmap_host = step.pixmap.materialize() if hasattr(step.pixmap, "materialize") else step.pixmap
-            given, rule = rule.on_host().host_weights(pixmap_host if rule.region is not None else None), None
-        data = self._up(step.data, np.float32)
-        dq = self._up(step.dq, np.uint32, readonly=True)
+            staged["given"] = rule.on_host().host_weights(pixmap_host if rule.region is not None else None)
+            staged["rule"] = rule = None
+        model = getattr(step, "pixmap_model", None)
+        on_device = getattr(step.pixmap, "device_array", None)  # a caller's map on the device (DevicePixmap)
+        if on_device is not None:
+            staged["pixmap"] = on_device
+        elif model is None:
+            staged["pixmap"] = put("pixmap", step.pixmap, np.float64)
+        else:
+            staged["model"] = {k: put(f"model {k}", getattr(model, k), dt) for k, dt in (
+                ("by", np.float64), ("sy", np.int64), ("bx", np.float64), ("sx", np.int64), ("cx", np.float64),
+                ("cy", np.float64), ("row_ok", np.uint8), ("col_ok", np.uint8))}
+        staged["data"] = put("data", step.data, np.float32, readonly=False)  # prepare_inputs writes it
+        staged["dq"] = put("dq", step.dq, np.uint32)
         linear = step.linear or []
-        lin = state.scratch("lin", len(linear) * n, np.float32, clear=False) if linear else None
-        for m, a in enumerate(linear):
-            dev.upload_into(a, lin[m * n : (m + 1) * n])
+        staged["lin"] = self._put_stack("lin", linear, np.float32, n) if linear else None
+        if rule is not None:
+            if rule.var is not None and step.weight_var_index is None:
+                staged["var"] = put("var", rule.var, np.float32)
+            if rule.bad_bits is not None and not step.weight_dq_is_dq:
+                staged["mask_dq"] = put("mask dq", rule.dq, np.uint32)
+        elif staged["given"] is not None:
+            staged["weight"] = put("weight", staged["given"], np.float32, readonly=False)
+        if step.data2:
+            iscale2 = np.float32(np.float32(step.iscale) * np.float32(step.iscale))
+            # a stack of the squared-weight inputs, scaled by iscale**2 in float as drizzle
+            # does (a None entry contributes zeros, as in drizzle); on the device for device arrays
+            scaled = [None if a is None else a * iscale2 for a in step.data2]
+            staged["data2"] = self._put_stack("data2", scaled, np.float32, n)
+        if lim is not None:
+            staged["rows"] = (put("x1", lim.x1, np.int64), put("x2", lim.x2, np.int64))
+        return staged
+
+    def _prepare(self, state, step, staged, pixmap, ctx_mode):
+        """``(data, weight, dq, lin)`` on the device, prepared there by ``prepare_inputs``: the weights
+        of ``staged["rule"]`` (or the caller's), drizzle's non-finite rule, ``sqrt`` of the ``linear``
+        arrays with ``linear_sqrt``."""
+        ny, nx = step.data.shape
+        n = ny * nx
+        rule = staged["rule"]
+        data, dq, lin = staged["data"], staged["dq"], staged["lin"]
         var = mask_dq = None
         bad_bits = 0
         if rule is not None:
@@ -163,45 +187,41 @@ class GpuDrizzleKernels:
             weight = state.scratch("weight", n, np.float32, clear=False)
             if rule.var is not None:
                 m = step.weight_var_index
-                var = lin[m * n : (m + 1) * n] if m is not None else self._up(rule.var, np.float32, readonly=True)
+                var = lin[m * n : (m + 1) * n] if m is not None else staged["var"]
             if rule.bad_bits is not None:
                 bad_bits = rule.bad_bits
-                mask_dq = dq if step.weight_dq_is_dq else self._up(rule.dq, np.uint32, readonly=True)
-        elif given is not None:
-            kind, value, weight = 0, 1.0, self._up(given, np.float32)
+                mask_dq = dq if step.weight_dq_is_dq else staged["mask_dq"]
+        elif staged["given"] is not None:
+            kind, value, weight = 0, 1.0, staged["weight"]
         else:  # drizzle's default: weight 1
             kind, value, weight = 1, 1.0, state.scratch("weight", n, np.float32, clear=False)
         region = rule.region if rule is not None and rule.region is not None else None
+        nlin = len(step.linear or [])
         args = (np.int64(n), data, weight, np.int32(kind), np.float32(value), var, mask_dq, np.uint32(bad_bits),
                 pixmap, np.int32(region is not None), *(np.float64(v) for v in (region or (0, 0, 0, 0))),
-                lin, np.int64(len(linear)), np.int32(bool(step.linear_sqrt)), ctx_mode)
-        dev.launch("prepare_inputs", grid_size(n), BLOCK, args)
+                lin, np.int64(nlin), np.int32(bool(step.linear_sqrt)), ctx_mode)
+        self.dev.launch("prepare_inputs", grid_size(n), BLOCK, args)
         return data, weight, dq, lin
 
-    def _pixmap(self, state, step):
-        """The pixel map on the device: expanded there from ``step.pixmap_model`` when the step has
-        one (a few kB cross the bus), else uploaded (16 bytes per input pixel)."""
-        model = getattr(step, "pixmap_model", None)
-        on_device = getattr(step.pixmap, "device_array", None)  # a caller's map on the device (DevicePixmap)
-        if on_device is not None:
-            return on_device
-        if model is None:
-            return self._up(step.pixmap, np.float64, readonly=True)
+    def _pixmap(self, state, step, staged):
+        """The pixel map on the device: expanded there from the staged model when the step has one
+        (a few kB crossed the bus), else the staged (or the caller's device) map."""
+        if "model" not in staged:
+            return staged["pixmap"]
+        model, parts = step.pixmap_model, staged["model"]
         ny, nx = model.shape
         out = state.scratch("pixmap", ny * nx * 2, np.float64, clear=False)
-        up = self._up
         box = model.out_box or (0.0, 0.0, 0.0, 0.0)
-        args = (up(model.by, np.float64), up(model.sy, np.int64), np.int64(ny),
-                up(model.bx, np.float64), up(model.sx, np.int64), np.int64(nx),
-                up(model.cx, np.float64), up(model.cy, np.float64), np.int64(model.cx.shape[1]),
-                np.int64(model.k + 1), up(model.row_ok, np.uint8), up(model.col_ok, np.uint8),
-                np.int32(model.out_box is not None), *(np.float64(v) for v in box),
+        args = (parts["by"], parts["sy"], np.int64(ny), parts["bx"], parts["sx"], np.int64(nx),
+                parts["cx"], parts["cy"], np.int64(model.cx.shape[1]), np.int64(model.k + 1),
+                parts["row_ok"], parts["col_ok"], np.int32(model.out_box is not None), *(np.float64(v) for v in box),
                 np.float64(model.offset[0]), np.float64(model.offset[1]), out)
         self.dev.launch("expand_pixmap", grid_size(ny * nx), BLOCK, args)
         return out
 
     def add_image(self, state, step):
-        """Accumulate ``step`` into the device-resident outputs ``state``; return (nmiss, nskip).
+        """Accumulate ``step`` into the device-resident outputs ``state``; return its
+        :class:`~gpuresample.gpu.streams.PendingCounts` (drizzle's ``(nmiss, nskip)``, read later).
 
         ``state`` has ``out_shape`` (the whole grid, ``(ny, nx)``), ``window``
         (``(y0, y1, x0, x1)``, half-open) and window-sized, C-contiguous
@@ -212,14 +232,11 @@ class GpuDrizzleKernels:
         """
         if step.kernel not in self.KERNELS:
             raise ValueError(f"kernel {step.kernel!r} is not ported to the GPU kernels yet")
-        xp, dev = self.xp, self.dev
-        ny, nx = step.data.shape
-        ny_out, nx_out = state.out_shape
+        dev = self.dev
         wy0, wy1, wx0, wx1 = state.window
-        wny, wnx = wy1 - wy0, wx1 - wx0
-        n_out = wny * wnx
         nlin = len(getattr(step, "linear", None) or [])
         state.last_linear = None
+        lim = None
         if step.kernel != "tophat":
             lim = step.row_limits  # the front end's scan (pixmap_checks.scan_limits)
             if lim is None:
@@ -228,20 +245,42 @@ class GpuDrizzleKernels:
                 # drizzle processes nothing and reports nothing; the linear
                 # means are those of an empty drizzle (fill NaN)
                 if nlin:
-                    state.last_linear = [dev.full((wny, wnx), np.nan, np.float32) for _ in range(nlin)]
-                return 0, 0
-        pixmap = self._pixmap(state, step)
+                    state.last_linear = [dev.full((wy1 - wy0, wx1 - wx0), np.nan, np.float32) for _ in range(nlin)]
+                return PendingCounts.ready(0, 0)
+        dev.staging.begin()
+        try:
+            staged = self._stage(step, lim)
+            dev.staging.ready()
+            return self._launch(state, step, staged, lim)
+        except BaseException:
+            dev.staging.abort()
+            raise
+
+    def _launch(self, state, step, staged, lim):
+        """The image's launches (expand, prepare, scatter, merges) on the compute stream."""
+        xp, dev = self.xp, self.dev
+        ny, nx = step.data.shape
+        ny_out, nx_out = state.out_shape
+        wy0, wy1, wx0, wx1 = state.window
+        wny, wnx = wy1 - wy0, wx1 - wx0
+        n_out = wny * wnx
+        nlin = len(getattr(step, "linear", None) or [])
+        pixmap = self._pixmap(state, step, staged)
         # who sets the context bits (drizzle_common.cuh): 1 = each contribution; prepare_inputs
         # turns a 0 into 1 when it meets a negative weight (a device-side flag: no host sync)
         ctx_mode = state.scratch("ctx_mode", 1, np.uint32, clear=False)
         dev.fill(ctx_mode, 0 if step.kernel in SIGN_PRESERVING else 1)
-        data, weight, dq, lin = self._prepare(state, step, pixmap, ctx_mode)
+        data, weight, dq, lin = self._prepare(state, step, staged, pixmap, ctx_mode)
         sum_wd = state.scratch("sum_wd", n_out, np.float64)
         sum_w = state.scratch("sum_w", n_out, np.float64)
         dq_acc = state.scratch("dq_acc", n_out, np.uint32) if dq is not None else None
         nmiss = state.scratch("nmiss", 1, np.uint64)
-        extra = self._extra_inputs(state, step, n_out, lin)
-        n2 = int(extra[1])
+        n2 = 0 if step.data2 is None else len(step.data2)
+        sum_w2d2 = state.scratch("sum_w2d2", n2 * n_out, np.float64) if n2 else None
+        # "linear" arrays: co-added with the data's weights in the same pass
+        # (jwst's sqrt(variance) arrays); their per-image means are returned
+        sum_wlin = state.scratch("sum_wlin", nlin * n_out, np.float64) if nlin else None
+        extra = (staged.get("data2"), np.int64(n2), sum_w2d2, lin, np.int64(nlin), sum_wlin)
         ctx = None if step.ctx_plane is None else state.out_ctx[step.ctx_plane]
         bit = np.int32(0) if step.ctx_bit is None else np.uint32(1 << step.ctx_bit).view(np.int32)
         # drizzle keeps iscale as float and divides it by the (float) exposure time
@@ -256,7 +295,7 @@ class GpuDrizzleKernels:
         outs = (sum_wd, sum_w, ctx, bit, ctx_mode, dq_acc, *extra, nmiss)
         if step.kernel != "tophat":
             nskip, extra_miss = lim.nskip, lim.nmiss_base
-            rows = (self._up(lim.x1, np.int64), self._up(lim.x2, np.int64))
+            rows = staged["rows"]
             if step.kernel == "point":
                 args = (pixmap, data, weight, dq, *rows, *common_out, *outs)
             elif step.kernel == "square":
@@ -270,11 +309,10 @@ class GpuDrizzleKernels:
             box = (np.int64(step.xmin), np.int64(step.xmax), np.int64(step.ymin), np.int64(step.ymax))
             dev.launch("drizzle_tophat", grid_size(n_in), BLOCK, (pixmap, data, weight, dq, *box, *common_out, pfo,
                                                                     *outs))
-        del pixmap, data, weight, lin
+        del pixmap, data, weight, lin, staged
         if nlin:
             # per-image weighted means (NaN where this image gave no weight), as a
             # fresh drizzle with fill NaN would produce them; on the device
-            sum_wlin = extra[5]
             sw = sum_w.reshape(wny, wnx)
             with np.errstate(invalid="ignore", divide="ignore"):  # numpy (emulator) warns for 0/0
                 state.last_linear = [
@@ -286,7 +324,6 @@ class GpuDrizzleKernels:
         if n2:
             do_fill2 = do_fill and step.fillval2 != "INDEF"
             fill2 = np.float32(float(step.fillval2)) if do_fill2 else np.float32(0)
-            sum_w2d2 = extra[2]
             for m, out2 in enumerate(state.out_img2):
                 args = (sum_w2d2[m * n_out : (m + 1) * n_out], sum_w, np.int64(n_out), state.out_wht.reshape(-1),
                         out2.reshape(-1), np.int32(do_fill2), fill2)
@@ -296,4 +333,4 @@ class GpuDrizzleKernels:
                 dq_acc, None if out_dq is None else out_dq.reshape(-1), np.int32(do_fill), fill,
                 None if ctx is None else ctx.reshape(-1), bit, ctx_mode)
         dev.launch("merge_image", grid_size(n_out), BLOCK, args)
-        return int(dev.download(nmiss)[0]) + extra_miss, nskip
+        return dev.staging.counts(nmiss, extra_miss, nskip)

@@ -39,6 +39,25 @@ def main(argv=None):
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
             return status
         except KeyboardInterrupt:
+            _forget_unhandled_interrupt()
             if status is None:
                 print("gpuresample: interrupted", file=sys.stderr)
                 status = 130
+
+
+def _forget_unhandled_interrupt():
+    """Clear CPython's record of an "unhandled" KeyboardInterrupt: we handled it.
+
+    CPython sets a process-wide flag when a KeyboardInterrupt leaves code run
+    by ``PyRun_String`` -- which some extension modules call while they are
+    imported -- even when Python code catches it further up, and at exit it
+    then kills the process with SIGINT instead of returning the exit status
+    (a Ctrl-C in a ~30 ms window of the imports gave status -2, not 130).
+    Other interpreters have no such flag: nothing to do.
+    """
+    try:
+        import ctypes
+
+        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
+    except (ImportError, AttributeError, ValueError, OSError):
+        pass

@@ -55,6 +55,7 @@ class DevicePixmap:
         rows = np.flatnonzero(row_any)
         if rows.size == 0:
             return xmin, xmax, ymin, ymax, False
+        ok = ok.astype(np.int8)  # argmax over integers (not every array library reduces booleans)
         first = host_copy(ok.argmax(axis=1))[rows]
         last = ok.shape[1] - 1 - host_copy(ok[:, ::-1].argmax(axis=1))[rows]
         imin, imax = xmin + int(first.min()), xmin + int(last.max())

@@ -32,11 +32,12 @@ from .allocation import lazy_zeros, ram_zeros
 from .backends import get_backend
 from .exposure import VARIANCE_NAMES
 from .parallel import VarianceHelper
-from .prefetch import MIN_EXPOSURES, GeometryPrefetch, can_prefetch
+from .prefetch import MIN_EXPOSURES, GeometryPrefetch
 from .prepared import PreparedExposure, input_limits, science_data
 from .products import input_row
 from .restrict import intersect
 from .variance import VarianceAccumulator, error_from_variances
+from .workers import can_fork
 
 __all__ = ["LoopResult", "PreparedExposure", "ProductAccumulators", "drizzle_exposures", "input_limits", "science_data"]
 
@@ -276,7 +277,7 @@ def _geometry_prefetch(sources, grid, params, psr, n_inputs, workers):
     """Helper processes preparing the exposures' geometry ahead (kernel backends, sparse maps), or None."""
     if sources is None or workers < 2 or n_inputs < MIN_EXPOSURES or params.pixmap_stepsize == 1:
         return None
-    if not (get_backend(params.backend).prepares_inputs and can_prefetch()):
+    if not (get_backend(params.backend).prepares_inputs and can_fork()):
         return None
     return GeometryPrefetch(sources, grid, params, psr, workers)
 

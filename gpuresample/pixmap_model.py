@@ -24,6 +24,7 @@ shaped ``(ny, nx, 2)`` with ``[..., 0]`` = output x.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -92,6 +93,7 @@ class SplinePixmap:
         new.__dict__.update(self.__dict__)
         new.offset = (self.offset[0] + float(dx), self.offset[1] + float(dy))
         new.scans = {}  # another map: another scan
+        new.__dict__.pop("lazy_ok", None)  # it depends on the offset
         return new
 
     @property
@@ -174,7 +176,7 @@ class SplinePixmap:
             out += [lo - margin - off, hi + margin - off]
         return tuple(out)
 
-    @property
+    @functools.cached_property
     def lazy_ok(self):
         """True when the map's NaN pixels are exactly the input bounding box's complement.
 
@@ -237,11 +239,11 @@ class LazyPixmap:
     def bounds(self, xmin, xmax, ymin, ymax):
         """``(xlo, xhi, ylo, yhi)`` enclosing every finite map value of the inclusive box (a
         superset of the exact range), or None when none is finite."""
-        imin, imax, jmin, jmax, _ = self.shrink_box(xmin, xmax, ymin, ymax)
         rows = self._ok(self.model.row_ok, ymin, ymax)
-        if rows.size == 0 or self._ok(self.model.col_ok, xmin, xmax).size == 0:
+        cols = self._ok(self.model.col_ok, xmin, xmax)
+        if rows.size == 0 or cols.size == 0:
             return None
-        return self.model.coefficient_bounds((jmin, jmax), (imin, imax))
+        return self.model.coefficient_bounds((int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1])))
 
     def materialize(self):
         """The whole map ``(ny, nx, 2)`` float64 on the host (:meth:`SplinePixmap.evaluate`)."""

@@ -40,22 +40,14 @@ from .parallel import die_with_parent
 from .pixmap import pixmap_and_model
 from .pixmap_checks import scan_limits
 from .pixmap_model import LazyPixmap
-from .prepared import input_limits
-from .scanner import shrink_box
-from .variance import footprint_box
-from .workers import can_fork
+from .prepared import map_geometry
 
-__all__ = ["MIN_EXPOSURES", "Geometry", "GeometryPrefetch", "can_prefetch", "exposure_geometry"]
+__all__ = ["MIN_EXPOSURES", "Geometry", "GeometryPrefetch", "exposure_geometry"]
 
 log = logging.getLogger("gpuresample")
 
 #: Fewer exposures than this are prepared in the main process (a pool's start costs more).
 MIN_EXPOSURES = 4
-
-
-def can_prefetch():
-    """True where helpers can be forked (:func:`gpuresample.workers.can_fork`)."""
-    return can_fork()
 
 
 def _init_helper(parent_pid):
@@ -84,9 +76,7 @@ def exposure_geometry(wcs, shape, grid_wcs, grid_shape, stepsize, order, psr, sc
     if pixmap is not None:
         return None
     lazy = LazyPixmap(model)
-    limits = input_limits(shape, wcs)
-    lands = bool(shrink_box(lazy, *limits)[4])
-    box = footprint_box(lazy, grid_shape, psr, *limits) if lands else None
+    limits, lands, box = map_geometry(lazy, shape, wcs, grid_shape, psr)
     if lands and scan:
         with contextlib.suppress(ValueError):  # a degenerate scan: the main process raises it itself
             scan_limits(lazy, grid_shape, limits, "square")  # cached in model.scans

@@ -19,7 +19,7 @@ from .scanner import shrink_box
 from .variance import footprint_box, resample_variance_box
 from .weights import weight_rule
 
-__all__ = ["PreparedExposure", "input_limits", "science_data"]
+__all__ = ["PreparedExposure", "input_limits", "map_geometry", "science_data"]
 
 
 def input_limits(shape, wcs):
@@ -42,6 +42,17 @@ def science_data(img):
     if not img.subtracted and img.level is not None:
         data = data - img.level
     return data
+
+
+def map_geometry(view, shape, wcs, grid_shape, psr):
+    """``(limits, lands, box)`` of an exposure of ``shape`` ``(ny, nx)`` whose map is ``view`` (the
+    array or a :class:`~gpuresample.pixmap_model.LazyPixmap`): its inclusive input box (stcal's rule
+    from the WCS bounding box), whether anything lands (drizzle's NaN shrinking keeps two rows and
+    columns) and its footprint box on the grid (half-open, None when nothing lands)."""
+    limits = input_limits(shape, wcs)
+    lands = bool(shrink_box(view, *limits)[4])
+    box = footprint_box(view, grid_shape, psr, *limits) if lands else None
+    return limits, lands, box
 
 
 class PreparedExposure:
@@ -77,9 +88,8 @@ class PreparedExposure:
         self._pixmap, self.pixmap_model = pixmap_and_model(img.wcs, grid.wcs, shape=img.shape, full=not lazy,
                                                            stepsize=params.pixmap_stepsize, order=params.pixmap_order)
         view = self._pixmap if self._pixmap is not None else LazyPixmap(self.pixmap_model)
-        self.limits = self.var_limits = input_limits(img.shape, img.wcs)
-        self.lands = bool(shrink_box(view, *self.limits)[4])
-        self.box = footprint_box(view, grid.shape, psr, *self.limits) if self.lands else None
+        self.limits, self.lands, self.box = map_geometry(view, img.shape, img.wcs, grid.shape, psr)
+        self.var_limits = self.limits
         self.active = self.lands
         if self.lands and region is not None:
             self._restrict(grid.shape, params, region, reach, box_variances)

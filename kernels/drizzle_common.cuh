@@ -17,6 +17,16 @@ __device__ __forceinline__ i64 grid_stride() {
     return (i64)gridDim.x * (i64)blockDim.x;
 }
 
+// Row j of element k of a row-major array of n elements with nx columns.  A
+// 64-bit integer division is a long software routine on NVIDIA GPUs, several
+// times a 32-bit one: the unsigned 32-bit quotient is used whenever the
+// indices fit (every real input; the branch is uniform across the launch),
+// with the same result.
+__device__ __forceinline__ i64 row_of(i64 k, i64 nx, i64 n) {
+    if (n <= 0xFFFFFFFFLL) return (i64)((unsigned int)k / (unsigned int)nx);
+    return k / nx;
+}
+
 // The loop every drizzle kernel runs: one thread per input pixel k = j*nx+i
 // (grid-stride), only the pixels drizzle's scan visits (x1[j] <= i <= x2[j];
 // pass null limits to visit the inclusive box xmin..xmax, ymin..ymax instead),
@@ -28,7 +38,7 @@ __device__ inline void for_each_input_pixel(const double* pixmap, i64 nx, i64 ny
                                             unsigned long long* nmiss, Body body) {
     const i64 n = nx * ny;
     for (i64 k = grid_index(); k < n; k += grid_stride()) {
-        const i64 j = k / nx;
+        const i64 j = row_of(k, nx, n);
         const i64 i = k - j * nx;
         if (x1 != 0 ? (i < x1[j] || i > x2[j]) : (i < xmin || i > xmax || j < ymin || j > ymax)) continue;
         const double ox = pixmap[2 * k], oy = pixmap[2 * k + 1];

@@ -20,7 +20,7 @@ extern "C" __global__ void expand_pixmap(
 {
     const i64 n = nx * ny;
     for (i64 k = grid_index(); k < n; k += grid_stride()) {
-        const i64 j = k / nx;
+        const i64 j = row_of(k, nx, n);
         const i64 i = k - j * nx;
         double ox = 0.0, oy = 0.0;  // one running sum each, in (a, b) order, as the host reference
         for (i64 a = 0; a < kk; ++a) {

@@ -152,3 +152,26 @@ def test_the_command_imports_only_the_standard_library_first():
     code = "import sys, gpuresample.cli_entry; print(sorted(m for m in ('numpy', 'astropy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="CPython's flag")
+def test_an_interrupt_inside_pyrun_string_still_exits_130(tmp_path):
+    """A Ctrl-C that lands while an extension module runs code through ``PyRun_String`` (some do while
+    they are imported) makes CPython flag it as unhandled even though we catch it: without clearing
+    that flag the process ends by SIGINT (status -2) instead of 130.  Run with ``-m``, as the
+    command is (``-c`` exits through another path that ignores the flag)."""
+    code = "\n".join([
+        "import ctypes, sys",
+        "from gpuresample import cli_entry",
+        "def run(argv):",
+        "    f = ctypes.pythonapi.PyRun_String",
+        "    f.restype, f.argtypes = ctypes.py_object, [ctypes.c_char_p, ctypes.c_int, ctypes.py_object,",
+        "                                               ctypes.py_object]",
+        "    f(b'raise KeyboardInterrupt', 257, {}, {})  # 257: Py_file_input",
+        "cli_entry._run = run",
+        "sys.exit(cli_entry.main(['x']))",
+    ])
+    (tmp_path / "fake_command.py").write_text(code)
+    run = subprocess.run([sys.executable, "-m", "fake_command"], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert (run.returncode, run.stderr) == (130, "gpuresample: interrupted\n")

@@ -110,3 +110,22 @@ def test_a_failed_image_frees_its_slot():
     np.testing.assert_array_equal(d.out_img, before)
     for data, pm, _ in images:
         d.add_image(data, exptime=1.0, pixmap=pm, pixel_scale_ratio=1.0)
+
+
+@pytest.mark.parametrize("case", ["f64-to-f32", "strided", "int-to-uint32"])
+def test_parallel_copy_is_numpys_conversion(case):
+    """The staging's threaded copy into pinned memory converts exactly as ``np.asarray(a, dtype)``."""
+    from gpuresample.gpu.streams import PARALLEL_COPY_BYTES, parallel_copyto
+
+    rng = np.random.default_rng(1)
+    n = PARALLEL_COPY_BYTES // 4 + 1000  # large enough to be split
+    if case == "f64-to-f32":
+        src, dtype = rng.normal(0, 1e30, (n // 100, 100)), np.float32
+    elif case == "strided":
+        src, dtype = rng.random((n // 50, 200), np.float32)[:, ::2], np.float32
+    else:
+        src, dtype = rng.integers(-2**31, 2**31, (n // 100, 100)), np.uint32
+    dst = np.empty(src.shape, dtype)
+    parallel_copyto(dst, src)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(dst, np.asarray(src).astype(dtype))

@@ -283,6 +283,14 @@ def end_to_end(backend, size, n_small, n_large):
         est = device_estimate(r_dev.data.shape, size * size, n_linear=3, propagate_dq=False, enable_ctx=True)
         res[f"N={n_small}"]["device_pool_bytes"] = int(pool.total_bytes())
         res[f"N={n_small}"]["device_estimate_bytes"] = int(est["total"])
+    if backend != "cpu":
+        from gpuresample.backends import get_backend
+        from gpuresample.gpu.streams import copy_threads
+
+        # the double-buffered staging (gpuresample.gpu.streams): what its two slots hold
+        pinned, staged = get_backend(backend).device.staging.nbytes()
+        res[f"N={n_small}"].update(staging_pinned_bytes=int(pinned), staging_device_bytes=int(staged),
+                                   staging_copy_threads=copy_threads())
     large = [base[k % n_small] for k in range(n_large)]  # the same pointings repeated: timing only
     t_dev, r_dev = run(large, backend)
     res[f"N={n_large}"] = {"seconds": t_dev, "cpu_seconds_estimate": t_cpu * n_large / n_small,

@@ -31,4 +31,8 @@ def test_gpu_check_dry_run(tmp_path):
     assert report["correctness"]["failed"] == 0 and report["correctness"]["passed"] == 29
     assert report["end_to_end"]["N=2"]["equal_to_cpu"] and report["end_to_end"]["N=2"]["device_stats"]["launches"]
     assert report["end_to_end"]["N=2"]["device_phases_seconds"]["scatter"] > 0
+    # the two staging slots hold pinned and device buffers of at least one exposure's data
+    size = report["end_to_end"]["size"]
+    assert report["end_to_end"]["N=2"]["staging_pinned_bytes"] >= 4 * size * size
+    assert report["end_to_end"]["N=2"]["staging_device_bytes"] >= 4 * size * size
     assert report["verdict"] == {"tests_ok": True, "correctness_ok": True, "end_to_end_equal": True}

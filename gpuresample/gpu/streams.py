@@ -245,6 +245,11 @@ class Staging:
         self._next = 0
         self.slot = None
 
+    def nbytes(self):
+        """``(pinned, device)`` bytes the slots hold now."""
+        pairs = [pair for slot in self.slots for pair in slot.buffers.values()]
+        return sum(p.nbytes for p, _ in pairs), sum(d.nbytes for _, d in pairs)
+
     def begin(self):
         """Take the next slot: its previous counts are read, its buffers free to be rewritten."""
         slot = self.slots[self._next]

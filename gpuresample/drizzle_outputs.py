@@ -13,6 +13,11 @@ from __future__ import annotations
 __all__ = ["DrizzleOutputs"]
 
 
+def _output(key, doc):
+    """A read-only property returning output ``key`` as :meth:`DrizzleOutputs._read` gives it."""
+    return property(lambda self: self._read(key), doc=doc)
+
+
 class DrizzleOutputs:
     """The output properties of :class:`gpuresample.Drizzle` (mixed in; the state is the Drizzle's)."""
 
@@ -37,35 +42,16 @@ class DrizzleOutputs:
         """
         return self._backend.device_outputs(self)
 
-    def _read(self, key, host):
+    def _read(self, key):
         """An output as callers read it: the device array after device inputs, else the host array."""
         if self._device_io:
             return self._backend.device_outputs(self)[key]
         self._backend.sync(self)  # a kernel backend downloads its newer outputs (once)
-        return host()
+        return self.host_outputs()[key]
 
-    @property
-    def out_img(self):
-        """Output resampled image (float32, ``(ny, nx)``; a device array after device inputs, see add_image)."""
-        return self._read("img", lambda: self._out_img)
-
-    @property
-    def out_wht(self):
-        """Output weight image (float32)."""
-        return self._read("wht", lambda: self._out_wht)
-
-    @property
-    def out_ctx(self):
-        """Output context planes (int32, ``(nplanes, ny, nx)``); bit k of plane p is input 32p+k."""
-        return self._read("ctx", lambda: self._out_ctx)
-
-    @property
-    def out_img2(self):
-        """List of images co-added with squared weights (``data2``), or None."""
-        return self._read("img2", lambda: self._out_img2)
-
-    @property
-    def out_dq(self):
-        """Bitwise OR of the DQ of the input pixels contributing to each output pixel."""
-        return self._read("dq", lambda: self._out_dq)
-
+    out_img = _output("img", "Output resampled image (float32, ``(ny, nx)``; a device array after device inputs, "
+                             "see add_image).")
+    out_wht = _output("wht", "Output weight image (float32).")
+    out_ctx = _output("ctx", "Output context planes (int32, ``(nplanes, ny, nx)``); bit k of plane p is input 32p+k.")
+    out_img2 = _output("img2", "List of images co-added with squared weights (``data2``), or None.")
+    out_dq = _output("dq", "Bitwise OR of the DQ of the input pixels contributing to each output pixel.")

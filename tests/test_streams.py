@@ -129,3 +129,40 @@ def test_parallel_copy_is_numpys_conversion(case):
     parallel_copyto(dst, src)
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(dst, np.asarray(src).astype(dtype))
+
+
+def test_threads_have_their_own_staging(monkeypatch):
+    """Two threads drizzling at once (a Dask worker's tiles) each stage into their own slots: the
+    results are the serial ones and no hazard is raised.  A barrier before each image's first
+    launch makes both threads hold a staged image at the same moment."""
+    import threading
+
+    from gpuresample.gpu.streams import Staging
+
+    images = _images(4)
+    serial = [_run(images[k::2])[0] for k in (0, 1)]
+    results, errors = {}, []
+    barrier = threading.Barrier(2, timeout=30)
+    real_ready = Staging.ready
+
+    def ready_together(self):
+        barrier.wait()
+        real_ready(self)
+
+    monkeypatch.setattr(Staging, "ready", ready_together)
+
+    def work(k):
+        try:
+            results[k] = _run(images[k::2])[0]
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for k in (0, 1):
+        np.testing.assert_array_equal(results[k].out_img, serial[k].out_img)
+        np.testing.assert_array_equal(results[k].out_wht, serial[k].out_wht)

@@ -17,6 +17,7 @@ aliasing).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -154,9 +155,25 @@ class Device:
         self.module = module
         self._constants = {}
         self.timer = None  # a PhaseTimer while timing() is on
-        #: the two streams (checked on the emulator) and the double-buffered input staging
-        self.timeline = CheckedTimeline() if xp is np else CudaTimeline(xp)
-        self.staging = Staging(self, self.timeline)
+        self._local = threading.local()
+
+    @property
+    def staging(self):
+        """This thread's double-buffered input staging (:class:`~gpuresample.gpu.streams.Staging`).
+
+        One per thread, with its own copy stream: tiles drizzled by the
+        threads of one process (a Dask worker's) never share slots.
+        """
+        staging = getattr(self._local, "staging", None)
+        if staging is None:
+            timeline = CheckedTimeline() if self.xp is np else CudaTimeline(self.xp)
+            staging = self._local.staging = Staging(self, timeline)
+        return staging
+
+    @property
+    def timeline(self):
+        """This thread's two streams (checked on the emulator: :class:`~gpuresample.gpu.streams.CheckedTimeline`)."""
+        return self.staging.timeline
 
     @contextmanager
     def timing(self):
@@ -297,8 +314,9 @@ class Device:
     def launch(self, name, grid, block, args):
         """Launch kernel ``name`` of the module (1-D ``grid`` x ``block``)."""
         STATS.launches += 1
-        if self.timeline.checked:
-            self.staging.check_reads(args)
+        staging = self.staging
+        if staging.timeline.checked:
+            staging.check_reads(args)
         with self._phase(_phase_of(name)):
             self.module.launch(name, grid, block, args)
-        self.timeline.launched()
+        staging.timeline.launched()

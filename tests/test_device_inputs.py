@@ -81,10 +81,10 @@ def test_device_inputs_give_the_host_inputs_result_without_crossing_the_bus(kern
     np.testing.assert_array_equal(dev.last_linear[0], host_lin)
     assert is_device_array(dev.last_linear[0])
     # only the uploads the kernels make of host-side scan rows and tables; every input array
-    # (data, var, dq, weights, pixmap: ~28 bytes per input pixel) stayed on the device
+    # (data, var, dq, weights, pixmap: 32 bytes per input pixel) stayed on the device
     n_in = SHAPE[0] * SHAPE[1]
     assert moved["h2d_bytes"] < 3 * 16 * SHAPE[0] + 8 * 1000, moved
-    assert moved["h2d_bytes"] < 0.25 * 28 * n_in * len(images), moved
+    assert moved["h2d_bytes"] < 0.25 * 32 * n_in * len(images), moved
     # back came the miss counters, the box's NaN rows/columns and the few map pixels drizzle's
     # scan reads (~200 here, whatever the map's size: test_device_pixmap_scan_reads_few_pixels)
     assert moved["d2h_bytes"] < 6000 * len(images), moved

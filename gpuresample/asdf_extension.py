@@ -14,17 +14,23 @@ import warnings
 
 import numpy as np
 
-__all__ = ["asdf_extension_hdu", "plain_tree", "read_asdf_extension"]
+__all__ = ["asdf_bytes_hdu", "asdf_extension_hdu", "plain_tree", "read_asdf_extension"]
 
 
 def asdf_extension_hdu(tree):
     """An ``ASDF`` BinTableHDU holding ``tree`` (e.g. ``{"meta": {"wcs": gwcs, ...}}``)."""
     import asdf
-    from astropy.io import fits
 
     buf = io.BytesIO()
     asdf.AsdfFile(tree).write_to(buf)
-    raw = np.frombuffer(buf.getvalue(), np.uint8)
+    return asdf_bytes_hdu(buf.getvalue())
+
+
+def asdf_bytes_hdu(raw):
+    """The ``ASDF`` BinTableHDU holding the serialised ASDF file ``raw`` (bytes): one row, one column."""
+    from astropy.io import fits
+
+    raw = np.frombuffer(raw, np.uint8)
     col = fits.Column(name="ASDF_METADATA", format=f"{raw.size}B", array=raw[None, :])
     return fits.BinTableHDU.from_columns([col], name="ASDF")
 

@@ -31,8 +31,12 @@ BLOCK_BYTES = 8 * 2**20
 _FITS_BLOCK = 2880
 
 
-def release_pages(arr):
+def release_pages(arr, part=None):
     """Hand the resident pages of a memory-mapped array back to the kernel (no-op for RAM arrays).
+
+    ``part``: a C-contiguous view of ``arr`` (a block just written out);
+    only the pages under it are released -- releasing the whole mapping
+    after every block would walk all of its page tables each time.
 
     Only shared mappings (``np.memmap`` modes ``"r"`` and ``"r+"``) are
     released: their data lives in the file, so nothing is lost; a private
@@ -43,9 +47,24 @@ def release_pages(arr):
         mm = getattr(base, "_mmap", None)
         if isinstance(mm, mmap.mmap):
             if getattr(base, "mode", None) in ("r", "r+") and hasattr(mmap, "MADV_DONTNEED"):
-                mm.madvise(mmap.MADV_DONTNEED)
+                span = None if part is None else _span(mm, part)
+                if span is None:
+                    mm.madvise(mmap.MADV_DONTNEED)
+                elif span[1] > 0:
+                    mm.madvise(mmap.MADV_DONTNEED, *span)
             return
         base = getattr(base, "base", None)
+
+
+def _span(mm, part):
+    """``(start, length)`` of the pages of mapping ``mm`` under view ``part`` (start page-aligned), or
+    None when ``part`` is not inside it."""
+    origin = np.frombuffer(mm, np.uint8).__array_interface__["data"][0]
+    start = part.__array_interface__["data"][0] - origin
+    if start < 0 or start + part.nbytes > len(mm):
+        return None
+    lo = start - start % mmap.PAGESIZE
+    return lo, start + part.nbytes - lo
 
 
 _BITPIX = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
@@ -77,7 +96,7 @@ def _write_array(f, header, arr, block_bytes):
         f.write(memoryview(data).cast("B"))
         written += data.nbytes
         del block, data
-        release_pages(arr)
+        release_pages(arr, rows[r0:r0 + step])
     f.write(b"\0" * (-written % _FITS_BLOCK))
 
 

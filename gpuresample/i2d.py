@@ -258,6 +258,8 @@ def _write_fits(tmp, result, primary, sci_header, use_datamodels):
     """The FITS product, its arrays streamed (see :mod:`gpuresample.fits_stream`) under the shell's headers."""
     from astropy.io import fits
 
+    from .asdf_extension import asdf_bytes_hdu
+
     arrays = result.arrays()
     shell = dataclasses.replace(result, **{
         name: np.zeros((1,) * np.ndim(arr), _DTYPES.get(name, np.float32)) for name, arr in arrays.items()})
@@ -282,9 +284,7 @@ def _write_fits(tmp, result, primary, sci_header, use_datamodels):
                 parts.append((header, arr))
             elif hdu.name == "ASDF":
                 raw = grow_asdf_tree(hdu.data.tobytes(), {e: np.shape(a) for e, a in by_ext.items()})
-                col = fits.Column(name="ASDF_METADATA", format=f"{len(raw)}B",
-                                  array=np.frombuffer(raw, np.uint8)[None, :])
-                parts.append((None, fits.BinTableHDU.from_columns([col], name="ASDF")))
+                parts.append((None, asdf_bytes_hdu(raw)))
             elif hdu.header.get("NAXIS", 0) == 0:
                 parts.append((hdu.header.copy(), None))
             else:

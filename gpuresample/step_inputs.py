@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .drizzle_args import as_2d_float32
-from .gpu.device import host_copy, is_device_array
+from .gpu.device import host_copy
 
 __all__ = ["check_linear", "check_weight_rule", "extend_step", "host_inputs", "inputs_on_host",
            "zero_weight_non_finite"]
@@ -94,7 +94,7 @@ def inputs_on_host(step):
         step.pixmap = step.pixmap.materialize()
 
     def host(a):
-        return a if a is None or not is_device_array(a) else host_copy(a)
+        return None if a is None else host_copy(a)  # host arrays pass as they are
 
     step.data, step.weights, step.dq = host(step.data), host(step.weights), host(step.dq)
     if step.data2 is not None:

@@ -227,6 +227,7 @@ class _Slot:
         self.upload_seq = self.read_seq = 0  # CheckedTimeline clocks: the last copy in, the last launch
         self.copy_seq = {}  # name -> the last copy out of that pinned buffer
         self.pending = None  # the PendingCounts written into this slot's pinned memory
+        self.result = None  # that pinned memory: 8 bytes, drizzle's miss counter
         self.ranges = []  # (start, end) device addresses of the buffers (launch checks)
 
 
@@ -275,16 +276,11 @@ class Staging:
             slot.ranges = [_address_range(d) for _, d in slot.buffers.values()]
         return have
 
-    def put(self, name, a, dtype, shape=None):
+    def put(self, name, a, dtype):
         """Stage host array ``a`` (converted to ``dtype`` while it is written into pinned memory);
-        its device view, C-contiguous ``shape`` (default ``a``'s)."""
+        its C-contiguous device view."""
         a = np.asarray(a)
-        shape = a.shape if shape is None else tuple(shape)
-
-        def fill(host):
-            parallel_copyto(host, a.reshape(shape))
-
-        return self._stage(name, dtype, shape, fill)
+        return self._stage(name, dtype, a.shape, lambda host: parallel_copyto(host, a))
 
     def put_stack(self, name, arrays, dtype, n):
         """Stage ``arrays`` (``n`` elements each; None: zeros) one after another; the flat device view."""
@@ -342,8 +338,9 @@ class Staging:
     def counts(self, nmiss, extra_miss, nskip):
         """Release the slot (after the image's last launch) and bring its miss counter back later."""
         slot, tl = self.slot, self.timeline
-        pinned, _ = self._buffers("nmiss result", 8)
-        view = pinned[:8].view(np.uint64)
+        if slot.result is None:
+            slot.result = tl.pinned(8).view(np.uint64)
+        view = slot.result
         seq = self.dev.counted_d2h(8, lambda: tl.d2h(nmiss, view))
         slot.released = mark = tl.record("compute")
         slot.pending = PendingCounts(tl, mark, seq, view, extra_miss, nskip)
